@@ -1,0 +1,92 @@
+"""`litemaas-bff`: serve, dev, migrate, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.db import migrate
+from app.db.engine import create_engine
+from app.settings import Settings
+
+log = logging.getLogger("app.cli")
+APP_FACTORY = "app.main:create_app_from_env"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="litemaas-bff", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the service as in production (no migrations)")
+    commands.add_parser("dev", help="apply migrations, then run with development conveniences")
+    migrate_cmd = commands.add_parser("migrate", help="apply database migrations")
+    migrate_cmd.add_argument("revision", nargs="?", default="head")
+    migrate_cmd.add_argument(
+        "--down", action="store_true", help="downgrade to REVISION (default: base)"
+    )
+    export = commands.add_parser("export-schema", help="print the sorted GraphQL SDL")
+    export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    args = parser.parse_args(argv)
+
+    if args.command == "export-schema":
+        return _export_schema(args.output)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"litemaas-bff: invalid configuration\n{exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "migrate":
+        revision = "base" if args.down and args.revision == "head" else args.revision
+        asyncio.run(_migrate(settings, revision, down=args.down))
+        return 0
+    if args.command == "dev":
+        if settings.is_production:
+            print(
+                "litemaas-bff: `dev` is refused with ENV=production; use `serve`", file=sys.stderr
+            )
+            return 2
+        asyncio.run(_migrate(settings, "head", down=False))
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+    return 0
+
+
+async def _migrate(settings: Settings, revision: str, *, down: bool) -> None:
+    engine = create_engine(settings)
+    try:
+        if down:
+            await migrate.downgrade(engine, revision)
+        else:
+            await migrate.upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+    log.info("database migrated %s to %s", "down" if down else "up", revision)
+
+
+def _export_schema(output: Path | None) -> int:
+    from app.graphql.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl)
+    return 0

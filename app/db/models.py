@@ -1,0 +1,189 @@
+"""SQLModel tables. The LiteMaaS user id is also the LiteLLM `user_id`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum_column(enum: type[StrEnum], *, default: StrEnum, index: bool = False) -> Any:
+    # VARCHAR rather than a native PostgreSQL enum: adding a value needs no migration.
+    return Field(
+        default=default,
+        sa_column=Column(
+            sa.Enum(enum, native_enum=False, length=16, values_callable=_enum_values),
+            nullable=False,
+            index=index,
+        ),
+    )
+
+
+def _enum_values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def _timestamp(*, nullable: bool = False, index: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    ERROR = "error"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+
+
+class ApiKeyStatus(StrEnum):
+    # PENDING: the local row exists, the LiteLLM key may not yet (or no longer).
+    PENDING = "pending"
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.UniqueConstraint("oauth_provider", "oauth_subject", name="uq_users_oauth_identity"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=255, index=True)
+    email: str = Field(max_length=320, index=True)
+    full_name: str | None = Field(default=None, max_length=255)
+    oauth_provider: str = Field(max_length=64)
+    oauth_subject: str = Field(max_length=255)
+    roles: list[str] = Field(default_factory=lambda: ["user"], sa_column=Column(sa.JSON))
+    is_active: bool = True
+    max_budget: float
+    tpm_limit: int
+    rpm_limit: int
+    sync_status: SyncStatus = _enum_column(SyncStatus, default=SyncStatus.PENDING, index=True)
+    sync_error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    sync_attempts: int = 0
+    last_synced_at: datetime | None = _timestamp(nullable=True)
+    next_sync_at: datetime | None = _timestamp(nullable=True)
+    last_login_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Model(SQLModel, table=True):
+    __tablename__ = "models"
+
+    # The LiteLLM `model_name`; may contain `/` (e.g. `ollama/llama2`).
+    id: str = Field(primary_key=True, max_length=255)
+    name: str = Field(max_length=255)
+    provider: str | None = Field(default=None, max_length=128)
+    description: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    context_length: int | None = None
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    capabilities: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON))
+    restricted_access: bool = False
+    available: bool = True
+    synced_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "model_id", name="uq_subscriptions_user_model"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    model_id: str = Field(foreign_key="models.id", max_length=255, index=True)
+    status: SubscriptionStatus = _enum_column(SubscriptionStatus, default=SubscriptionStatus.ACTIVE)
+    cancelled_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class ApiKey(SQLModel, table=True):
+    """A virtual key in LiteLLM, found there again by `key_alias` = this id.
+
+    The secret itself is never stored: only its sha256 (which is also LiteLLM's `token`)
+    and a short prefix for display.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=255)
+    prefix: str | None = Field(default=None, max_length=32)
+    secret_sha256: str | None = Field(default=None, max_length=64, unique=True)
+    status: ApiKeyStatus = _enum_column(ApiKeyStatus, default=ApiKeyStatus.PENDING, index=True)
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    budget_duration: str | None = Field(default=None, max_length=32)
+    expires_at: datetime | None = _timestamp(nullable=True)
+    revoked_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class ApiKeyModel(SQLModel, table=True):
+    __tablename__ = "api_key_models"
+
+    api_key_id: uuid.UUID = Field(foreign_key="api_keys.id", ondelete="CASCADE", primary_key=True)
+    model_id: str = Field(foreign_key="models.id", max_length=255, primary_key=True, index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which resource, and whether it worked. Never holds a secret."""
+
+    __tablename__ = "audit_events"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    actor_id: uuid.UUID | None = Field(default=None, index=True)
+    action: str = Field(max_length=64, index=True)
+    resource_type: str = Field(max_length=64)
+    resource_id: str | None = Field(default=None, max_length=255)
+    success: bool = True
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(sa.JSON))
+    created_at: datetime = _timestamp()

@@ -1,0 +1,36 @@
+"""The GraphQL HTTP endpoint."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app.auth.session import session_user_id
+from app.graphql.context import Context
+from app.graphql.schema import create_schema
+from app.resources import Resources
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, resources: Resources) -> None:
+        settings = resources.settings
+        super().__init__(
+            create_schema(introspection=settings.ide_enabled),
+            graphql_ide="graphiql" if settings.ide_enabled else None,
+            allow_queries_via_get=False,
+        )
+        self.resources = resources
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert isinstance(request, Request)
+        assert isinstance(response, Response)
+        return Context(
+            request=request,
+            response=response,
+            resources=self.resources,
+            user_id=session_user_id(request),
+        )

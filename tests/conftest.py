@@ -1,0 +1,120 @@
+"""Test fixtures: a real PostgreSQL database per run, emptied between tests; the app over HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
+from starlette.applications import Starlette
+
+from app.db import migrate
+from app.main import create_app
+from app.settings import Settings
+
+# The server the tests create their database on (trust auth on the machine's PostgreSQL).
+TEST_DATABASE_SERVER = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@asynccontextmanager
+async def scratch_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """Create an empty PostgreSQL database with a unique name; drop it afterwards."""
+    server = make_url(TEST_DATABASE_SERVER)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """One migrated database for the whole run."""
+    async with scratch_postgres_database("litemaas_test") as url:
+        engine = create_async_engine(url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        yield url
+
+
+@pytest.fixture
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database; every table is emptied after the test."""
+    engine = create_async_engine(database_url)
+    yield engine
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, db_engine: AsyncEngine) -> Settings:
+    return make_settings(database_url=database_url)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: nothing read from the environment or a .env file."""
+    return Settings(_env_file=None, **overrides)
+
+
+@asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and give an HTTP client bound to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(create_app(settings)) as client:
+        yield client
+
+
+GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQL:
+    """POST a GraphQL document; return the whole response body (data and errors)."""
+
+    async def run(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kw
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return run
+
+
+async def dev_login(
+    client: httpx.AsyncClient, username: str = "alice", groups: list[str] | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        "/auth/dev-login",
+        json={"username": username, "email": f"{username}@example.com", "groups": groups or []},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

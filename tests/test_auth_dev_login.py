@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.session import SESSION_COOKIE
+from app.db.models import AuditEvent, User
+from app.main import create_app
+from app.settings import AuthMode, Environment
+from tests.conftest import GraphQL, dev_login, make_settings, serve
+
+ME = "{ me { id username email roles litellmSyncStatus } }"
+PRODUCTION_SECRETS = {
+    "session_secret": "x" * 48,
+    "litellm_url": "http://127.0.0.1:4000",
+    "litellm_master_key": "sk-a-real-master-key",
+}
+
+
+async def test_anonymous_me_is_null(gql: GraphQL) -> None:
+    assert await gql(ME) == {"data": {"me": None}}
+
+
+async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
+    client: httpx.AsyncClient, gql: GraphQL, db_engine: AsyncEngine
+) -> None:
+    response = await client.post(
+        "/auth/dev-login",
+        json={"username": "alice", "email": "alice@example.com", "groups": ["litemaas-admins"]},
+    )
+
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    me = (await gql(ME))["data"]["me"]
+    assert me["username"] == "alice"
+    assert me["email"] == "alice@example.com"
+    assert me["roles"] == ["admin", "user"]
+    async with AsyncSession(db_engine) as session:
+        users = (await session.exec(select(User))).all()
+        events = (await session.exec(select(AuditEvent))).all()
+    assert [str(u.id) for u in users] == [me["id"]]
+    assert [(e.action, str(e.actor_id)) for e in events] == [("user.login", me["id"])]
+
+
+async def test_second_login_updates_the_same_user(
+    client: httpx.AsyncClient, gql: GraphQL, db_engine: AsyncEngine
+) -> None:
+    first = await dev_login(client, "bob", groups=["litemaas-admins"])
+    second = await dev_login(client, "bob", groups=[])
+
+    assert first["id"] == second["id"]
+    assert (await gql(ME))["data"]["me"]["roles"] == ["user"]
+    async with AsyncSession(db_engine) as session:
+        assert len((await session.exec(select(User))).all()) == 1
+
+
+async def test_a_tampered_session_cookie_is_anonymous(
+    client: httpx.AsyncClient, gql: GraphQL
+) -> None:
+    await dev_login(client)
+    value = client.cookies[SESSION_COOKIE]
+    client.cookies.set(SESSION_COOKIE, value[:-4] + "AAAA")
+
+    assert await gql(ME) == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"email": "a@example.com"}, "username"),
+        ({"username": "a", "email": "not-an-email"}, "email"),
+        ({"username": "a", "email": "a@example.com", "groups": "admins"}, "groups"),
+        (["not", "an", "object"], "JSON object"),
+    ],
+)
+async def test_dev_login_rejects_bad_input(
+    client: httpx.AsyncClient, body: object, problem: str
+) -> None:
+    response = await client.post("/auth/dev-login", json=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_FAILED"
+    assert problem in error["message"]
+
+
+async def test_dev_login_is_404_in_production(database_url: str, db_engine: AsyncEngine) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        env=Environment.PRODUCTION,
+        auth_mode=AuthMode.OIDC,
+        **PRODUCTION_SECRETS,
+    )
+    async with serve(create_app(settings)) as client:
+        response = await client.post(
+            "/auth/dev-login", json={"username": "mallory", "email": "m@example.com"}
+        )
+
+    assert response.status_code == 404
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    async with AsyncSession(db_engine) as session:
+        assert (await session.exec(select(User))).all() == []
+
+
+async def test_dev_login_is_404_when_auth_mode_is_sso(database_url: str) -> None:
+    settings = make_settings(database_url=database_url, auth_mode=AuthMode.OIDC)
+    async with serve(create_app(settings)) as client:
+        response = await client.post(
+            "/auth/dev-login", json={"username": "mallory", "email": "m@example.com"}
+        )
+
+    assert response.status_code == 404

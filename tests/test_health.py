@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import httpx
+
+from app.main import create_app
+from tests.conftest import GraphQL, make_settings, serve
+
+
+async def test_health_reports_ok_with_database_latency(gql: GraphQL) -> None:
+    body = await gql("{ health { status database { status latencyMs error } } }")
+
+    assert body == {
+        "data": {
+            "health": {
+                "status": "OK",
+                "database": {
+                    "status": "OK",
+                    "latencyMs": body["data"]["health"]["database"]["latencyMs"],
+                    "error": None,
+                },
+            }
+        }
+    }
+    assert 0 < body["data"]["health"]["database"]["latencyMs"] < 5000
+
+
+async def test_health_reports_down_when_the_database_is_unreachable() -> None:
+    # Nothing listens on port 1: connecting fails at once.
+    settings = make_settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    async with serve(create_app(settings)) as client:
+        response = await client.post(
+            "/graphql", json={"query": "{ health { status database { status error } } }"}
+        )
+        ready = await client.get("/readyz")
+
+    health = response.json()["data"]["health"]
+    assert health["status"] == "DOWN"
+    assert health["database"]["status"] == "DOWN"
+    assert health["database"]["error"]
+    assert ready.status_code == 503
+
+
+async def test_probes_answer(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).text == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "ok"}
