@@ -43,8 +43,7 @@ async def dev_login(request: Request) -> Response:
         full_name=body.get("fullName"),
         groups=tuple(body.get("groups", ())),
     )
-    async with resources.sessions() as session:
-        user = await users.upsert_from_login(session=session, settings=settings, identity=identity)
+    user = await users.sign_in(resources=resources, identity=identity)
     sign_in(request, user.id, max_age=settings.session_max_age)
     return JSONResponse({"id": str(user.id), "username": user.username, "roles": user.roles})
 

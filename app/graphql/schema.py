@@ -7,6 +7,7 @@ from graphql import GraphQLSchema, lexicographic_sort_schema
 from graphql import print_schema as print_graphql_schema
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 
+from app.graphql.errors import UserError
 from app.graphql.health import HealthQuery
 from app.graphql.users import UserQuery
 
@@ -20,7 +21,8 @@ def create_schema(*, introspection: bool) -> strawberry.Schema:
     extensions: list[type[SchemaExtension]] = []
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, extensions=extensions)
+    # UserError is listed so clients can rely on it before every mutation uses it.
+    return strawberry.Schema(query=Query, types=[UserError], extensions=extensions)
 
 
 def export_sdl() -> str:

@@ -10,6 +10,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import User, utcnow
+from app.resources import Resources
 from app.services import audit
 from app.settings import Settings
 
@@ -38,7 +39,15 @@ async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
 
 
-async def upsert_from_login(
+async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
+    """Record a sign-in from any identity provider; never fails because of LiteLLM."""
+    async with resources.sessions() as session:
+        return await _upsert_from_login(
+            session=session, settings=resources.settings, identity=identity
+        )
+
+
+async def _upsert_from_login(
     *, session: AsyncSession, settings: Settings, identity: LoginIdentity
 ) -> User:
     """Find the user by (provider, subject), else by e-mail; create or update; commit."""
