@@ -1,0 +1,335 @@
+"""A typed client for the parts of the LiteLLM proxy API the BFF uses.
+
+Every call goes through the process's circuit breaker. Answers are mapped to values or to the
+errors in `app.litellm.errors`; the quirks of different LiteLLM releases stay in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.litellm.breaker import CircuitBreaker
+from app.litellm.errors import (
+    LiteLLMConflict,
+    LiteLLMError,
+    LiteLLMNotFound,
+    LiteLLMRejected,
+    LiteLLMUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+_RETRY_DELAY = 0.05  # one quick retry of an idempotent GET after a connection error
+_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LiteLLMUser:
+    user_id: str
+    user_email: str | None
+    user_alias: str | None
+    max_budget: float | None
+    tpm_limit: int | None
+    rpm_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKey:
+    key: str = field(repr=False)  # the secret: shown to its owner once, never logged
+    token: str  # sha256 of the key, LiteLLM's id for it
+    key_alias: str | None
+    expires: datetime | None
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    token: str | None
+    key_alias: str | None
+    user_id: str | None
+    models: tuple[str, ...]
+    expires: datetime | None
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDeployment:
+    model_name: str
+    provider: str | None
+    max_tokens: int | None
+    input_cost_per_token: float | None
+    output_cost_per_token: float | None
+    capabilities: tuple[str, ...]
+
+
+class LiteLLMClient:
+    def __init__(self, *, http: httpx.AsyncClient, breaker: CircuitBreaker) -> None:
+        self._http = http
+        self.breaker = breaker
+
+    # Users -------------------------------------------------------------------------------
+
+    async def user_info(self, user_id: str) -> LiteLLMUser:
+        """The user; LiteLLMNotFound when LiteLLM has no such user."""
+        if not user_id:
+            raise ValueError("user_id is required: without it LiteLLM describes every key")
+        body = await self._request("GET", "/user/info", params={"user_id": user_id})
+        info = body.get("user_info") if isinstance(body, dict) else None
+        # Releases up to 1.80.7 answer 200 with a stub ({"spend": 0}) for unknown users.
+        if not isinstance(info, dict) or not info.get("user_id"):
+            raise LiteLLMNotFound(f"LiteLLM has no user {user_id}", status=200)
+        return _user(info)
+
+    async def user_new(
+        self,
+        *,
+        user_id: str,
+        user_email: str | None,
+        user_alias: str | None,
+        max_budget: float | None,
+        tpm_limit: int | None,
+        rpm_limit: int | None,
+    ) -> LiteLLMUser:
+        """Create a user (no key); LiteLLMConflict when the id or e-mail is taken."""
+        body = await self._request(
+            "POST",
+            "/user/new",
+            json={
+                "user_id": user_id,
+                "user_email": user_email,
+                "user_alias": user_alias,
+                "max_budget": max_budget,
+                "tpm_limit": tpm_limit,
+                "rpm_limit": rpm_limit,
+                "auto_create_key": False,
+            },
+        )
+        return _user(body)
+
+    async def user_update(self, *, user_id: str, **changes: Any) -> LiteLLMUser:
+        """Change a user's fields (LiteLLM creates the user if it does not exist)."""
+        body = await self._request("POST", "/user/update", json={"user_id": user_id, **changes})
+        return _user(body.get("data") or body)
+
+    # Keys --------------------------------------------------------------------------------
+
+    async def key_generate(
+        self,
+        *,
+        key_alias: str,
+        user_id: str,
+        models: Sequence[str],
+        max_budget: float | None = None,
+        tpm_limit: int | None = None,
+        rpm_limit: int | None = None,
+        duration: str | None = None,
+        budget_duration: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> GeneratedKey:
+        """A new virtual key; LiteLLMConflict when the alias is taken."""
+        body = await self._request(
+            "POST",
+            "/key/generate",
+            json={
+                "key_alias": key_alias,
+                "user_id": user_id,
+                "models": list(models),
+                "max_budget": max_budget,
+                "tpm_limit": tpm_limit,
+                "rpm_limit": rpm_limit,
+                "duration": duration,
+                "budget_duration": budget_duration,
+                "metadata": metadata or {},
+            },
+        )
+        return GeneratedKey(
+            key=body["key"],
+            token=body.get("token") or body["token_id"],
+            key_alias=body.get("key_alias"),
+            expires=_datetime(body.get("expires")),
+            models=tuple(body.get("models") or ()),
+        )
+
+    async def key_update(self, *, key: str, models: Sequence[str]) -> None:
+        """Replace a key's allowed models (key = the secret or its token); LiteLLMNotFound."""
+        await self._request("POST", "/key/update", json={"key": key, "models": list(models)})
+
+    async def key_delete(self, *, keys: Sequence[str]) -> None:
+        """Delete keys (secrets or tokens); LiteLLMNotFound when none of them exists."""
+        await self._request("POST", "/key/delete", json={"keys": list(keys)})
+
+    async def key_info(self, key: str) -> KeyInfo:
+        """A key by secret or token; LiteLLMNotFound when unknown."""
+        body = await self._request("GET", "/key/info", params={"key": key})
+        return _key_info(body.get("info") or {}, token=None)
+
+    async def key_list(self, *, user_id: str | None = None) -> list[KeyInfo]:
+        """Every key (of one user, when given), all pages."""
+        keys: list[KeyInfo] = []
+        page = 1
+        while True:
+            params: dict[str, Any] = {
+                "return_full_object": "true",
+                "page": page,
+                "size": _PAGE_SIZE,
+            }
+            if user_id is not None:
+                params["user_id"] = user_id
+            body = await self._request("GET", "/key/list", params=params)
+            keys.extend(_key_info(k, token=k.get("token")) for k in body.get("keys") or [])
+            if page >= int(body.get("total_pages") or 0):
+                return keys
+            page += 1
+
+    # Models and health -------------------------------------------------------------------
+
+    async def model_info(self) -> list[ModelDeployment]:
+        """Every model deployment the proxy serves."""
+        body = await self._request("GET", "/model/info")
+        return [_deployment(d) for d in body.get("data") or []]
+
+    async def readiness(self) -> None:
+        """Returns when LiteLLM and its database are ready; LiteLLMUnavailable otherwise."""
+        body = await self._request("GET", "/health/readiness")
+        # `status` differs between releases ("healthy", "connected"); `db` does not.
+        if not isinstance(body, dict) or body.get("db") != "connected":
+            raise LiteLLMUnavailable("LiteLLM is up but its database is not connected")
+
+    # Transport ---------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> Any:
+        async def attempt() -> Any:
+            response = await self._send(method, path, params=params, json=json)
+            return _decode(method, path, response)
+
+        return await self.breaker.call(attempt)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+    ) -> httpx.Response:
+        retries = 1 if method == "GET" else 0
+        while True:
+            try:
+                return await self._http.request(method, path, params=params, json=json)
+            except httpx.ConnectError as exc:
+                if retries:
+                    retries -= 1
+                    await asyncio.sleep(_RETRY_DELAY)
+                    continue
+                raise LiteLLMUnavailable(f"cannot connect to LiteLLM ({method} {path})") from exc
+            except httpx.TimeoutException as exc:
+                raise LiteLLMUnavailable(f"LiteLLM timed out ({method} {path})") from exc
+            except httpx.TransportError as exc:
+                raise LiteLLMUnavailable(f"LiteLLM connection failed ({method} {path})") from exc
+
+
+def _decode(method: str, path: str, response: httpx.Response) -> Any:
+    status = response.status_code
+    if status < 400:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise LiteLLMUnavailable(
+                f"LiteLLM answered {method} {path} with a body that is not JSON", status=status
+            ) from exc
+    error_type, detail = _error_details(response)
+    summary = f"LiteLLM answered {method} {path} with {status}" + (
+        f" ({error_type})" if error_type else ""
+    )
+    error: type[LiteLLMError]
+    if status >= 500:
+        error = LiteLLMUnavailable
+    elif status == 404:
+        error = LiteLLMNotFound
+    elif status == 409 or "already exists" in (detail or ""):
+        # 1.108.7 answers 409 for a duplicate user; older releases and key aliases use 400.
+        error = LiteLLMConflict
+    else:
+        error = LiteLLMRejected
+    raise error(summary, status=status, error_type=error_type, detail=detail)
+
+
+def _error_details(response: httpx.Response) -> tuple[str | None, str | None]:
+    """LiteLLM's error `type` and message, from either of its two envelopes."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text[:500] or None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        return error.get("type"), str(error.get("message", ""))
+    if isinstance(body, dict) and "detail" in body:
+        return None, str(body["detail"])
+    return None, str(body)[:500]
+
+
+def _user(row: dict[str, Any]) -> LiteLLMUser:
+    return LiteLLMUser(
+        user_id=row["user_id"],
+        user_email=row.get("user_email"),
+        user_alias=row.get("user_alias"),
+        max_budget=row.get("max_budget"),
+        tpm_limit=row.get("tpm_limit"),
+        rpm_limit=row.get("rpm_limit"),
+    )
+
+
+def _key_info(row: dict[str, Any], *, token: str | None) -> KeyInfo:
+    return KeyInfo(
+        token=token or row.get("token"),
+        key_alias=row.get("key_alias"),
+        user_id=row.get("user_id"),
+        models=tuple(row.get("models") or ()),
+        expires=_datetime(row.get("expires")),
+        deleted=row.get("status") == "deleted" or row.get("deleted_at") is not None,
+    )
+
+
+def _deployment(row: dict[str, Any]) -> ModelDeployment:
+    info = row.get("model_info") or {}
+    params = row.get("litellm_params") or {}
+    backend = str(params.get("model") or "")
+    provider = info.get("litellm_provider") or (
+        backend.split("/", 1)[0] if "/" in backend else None
+    )
+    capabilities = ["chat"] if info.get("mode") in (None, "chat") else [str(info["mode"])]
+    for flag, name in (
+        ("supports_vision", "vision"),
+        ("supports_function_calling", "tools"),
+        ("supports_response_schema", "json_schema"),
+    ):
+        if info.get(flag):
+            capabilities.append(name)
+    return ModelDeployment(
+        model_name=row["model_name"],
+        provider=provider,
+        max_tokens=info.get("max_input_tokens") or info.get("max_tokens"),
+        input_cost_per_token=info.get("input_cost_per_token"),
+        output_cost_per_token=info.get("output_cost_per_token"),
+        capabilities=tuple(capabilities),
+    )
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
