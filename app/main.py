@@ -6,28 +6,38 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from app.auth import routes as auth_routes
 from app.auth.session import session_middleware
 from app.graphql.view import GraphQLView
-from app.http import probes
+from app.http import authz, probes
 from app.resources import Resources
-from app.settings import Settings
+from app.services import background
+from app.settings import DEV_LITELLM_MASTER_KEY, Settings
 
 log = logging.getLogger(__name__)
+EMULATOR_URL = "http://litellm-emulator.invalid"
+EMULATOR_MODELS = ("m1", "m2", "ollama/llama2")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings, *, litellm_transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The service. `litellm_transport` replaces the network to LiteLLM (an in-process emulator)."""
     # Opening resources connects nothing yet: the pool fills on first use, in the server's loop.
-    resources = Resources.open(settings)
+    resources = Resources.open(settings, litellm_transport=litellm_transport)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        log.info("litemaas-bff started (env=%s, auth=%s)", settings.env, settings.auth_mode)
         try:
-            yield
+            await background.start_up(resources=resources)
+            async with background.periodic_tasks(resources=resources):
+                log.info("litemaas-bff started (env=%s, auth=%s)", settings.env, settings.auth_mode)
+                yield
         finally:
             await resources.close()
 
@@ -37,6 +47,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", GraphQLView(resources)),
             *auth_routes.routes,
             *probes.routes,
+            *authz.routes,
         ],
         middleware=[session_middleware(settings)],
         lifespan=lifespan,
@@ -46,5 +57,22 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """Entry point for uvicorn's `--factory`: settings from the environment."""
-    return create_app(Settings())
+    """Entry point for uvicorn's `--factory`: settings from the environment.
+
+    In development without LITELLM_URL, LiteLLM is the in-process emulator.
+    """
+    settings = Settings()
+    if settings.litellm_url is not None or settings.is_production:
+        return create_app(settings)
+    from app.litellm_emulator import LiteLLMEmulator
+
+    master_key = DEV_LITELLM_MASTER_KEY
+    settings = settings.model_copy(
+        update={"litellm_url": EMULATOR_URL, "litellm_master_key": SecretStr(master_key)}
+    )
+    log.warning(
+        "LITELLM_URL is not set: using the in-process LiteLLM emulator (models %s)",
+        ", ".join(EMULATOR_MODELS),
+    )
+    emulator = LiteLLMEmulator(master_key=master_key, models=list(EMULATOR_MODELS))
+    return create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))

@@ -24,6 +24,12 @@ class AuthMode(StrEnum):
     OPENSHIFT = "openshift"
 
 
+class ModelAccessEnforcement(StrEnum):
+    ENFORCE = "enforce"
+    LOG_ONLY = "log-only"  # answer granted, but record and count the would-be denial
+    OFF = "off"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -40,6 +46,15 @@ class Settings(BaseSettings):
     litellm_master_key: SecretStr | None = None
     litellm_connect_timeout: float = Field(default=2.0, gt=0)
     litellm_read_timeout: float = Field(default=5.0, gt=0)
+    litellm_breaker_fail_max: int = Field(default=5, ge=1)
+    litellm_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    litellm_probe_interval_seconds: float = Field(default=30.0, gt=0)
+    catalog_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    # A key still pending after this long was left behind by a crash: the reconciler repairs it.
+    pending_key_grace_seconds: float = Field(default=300.0, gt=0)
+    user_sync_retry_base_seconds: float = Field(default=30.0, gt=0)
+    user_sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
 
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     session_max_age: int = Field(default=8 * 3600, gt=0)
@@ -54,6 +69,8 @@ class Settings(BaseSettings):
     default_user_max_budget: float = 100.0
     default_user_tpm_limit: int = 100_000
     default_user_rpm_limit: int = 120
+    max_active_keys_per_user: int = Field(default=10, ge=1)
+    model_access_enforcement: ModelAccessEnforcement = ModelAccessEnforcement.ENFORCE
 
     @property
     def is_production(self) -> bool:

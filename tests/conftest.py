@@ -17,7 +17,9 @@ from sqlmodel import SQLModel
 from starlette.applications import Starlette
 
 from app.db import migrate
+from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
+from app.resources import Resources
 from app.settings import Settings
 
 # The server the tests create their database on (trust auth on the machine's PostgreSQL).
@@ -65,14 +67,36 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+EMULATOR_MASTER_KEY = "sk-emulator-master"
+EMULATOR_URL = "http://litellm-emulator.test"
+
+
+@pytest.fixture
+def emulator() -> LiteLLMEmulator:
+    """A fresh in-process LiteLLM serving m1 and m2."""
+    return LiteLLMEmulator(master_key=EMULATOR_MASTER_KEY, models=["m1", "m2"])
+
+
 @pytest.fixture
 def settings(database_url: str, db_engine: AsyncEngine) -> Settings:
-    return make_settings(database_url=database_url)
+    return make_settings(
+        database_url=database_url,
+        litellm_url=EMULATOR_URL,
+        litellm_master_key=EMULATOR_MASTER_KEY,
+    )
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings for tests: nothing read from the environment or a .env file."""
-    return Settings(_env_file=None, **overrides)
+    """Settings for tests: nothing read from the environment or a .env file.
+
+    The background loops are slowed so that only what a test runs itself happens.
+    """
+    quiet = {
+        "litellm_probe_interval_seconds": 3600,
+        "catalog_sync_interval_seconds": 3600,
+        "reconcile_interval_seconds": 3600,
+    }
+    return Settings(_env_file=None, **{**quiet, **overrides})
 
 
 @asynccontextmanager
@@ -85,9 +109,21 @@ async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(create_app(settings)) as client:
+def app(settings: Settings, emulator: LiteLLMEmulator) -> Starlette:
+    return create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as client:
         yield client
+
+
+@pytest.fixture
+def resources(app: Starlette, client: httpx.AsyncClient) -> Resources:
+    """The running app's resources, for calling services and inspecting state."""
+    found: Resources = app.state.resources
+    return found
 
 
 GraphQL = Callable[..., Awaitable[dict[str, Any]]]

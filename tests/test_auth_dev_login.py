@@ -15,7 +15,7 @@ from tests.conftest import GraphQL, dev_login, make_settings, serve
 ME = "{ me { id username email roles litellmSyncStatus } }"
 PRODUCTION_SECRETS = {
     "session_secret": "x" * 48,
-    "litellm_url": "http://127.0.0.1:4000",
+    "litellm_url": "http://127.0.0.1:9",
     "litellm_master_key": "sk-a-real-master-key",
 }
 

@@ -10,7 +10,7 @@ PRODUCTION = {
     "env": Environment.PRODUCTION,
     "auth_mode": AuthMode.OIDC,
     "session_secret": "s" * 48,
-    "litellm_url": "http://127.0.0.1:4000",
+    "litellm_url": "http://127.0.0.1:9",
     "litellm_master_key": "sk-a-real-master-key",
 }
 
@@ -54,7 +54,7 @@ def test_production_refuses_the_default_session_secret_from_the_environment(
 ) -> None:
     monkeypatch.setenv("ENV", "production")
     monkeypatch.setenv("AUTH_MODE", "oidc")
-    monkeypatch.setenv("LITELLM_URL", "http://127.0.0.1:4000")
+    monkeypatch.setenv("LITELLM_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-a-real-master-key")
 
     with pytest.raises(ValidationError, match="SESSION_SECRET"):

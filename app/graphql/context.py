@@ -1,20 +1,22 @@
-"""Per-request GraphQL context."""
+"""Per-request GraphQL context: the caller, the shared resources, the request's DataLoaders."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.db.models import User
+from app.graphql.loaders import Loaders
 from app.resources import Resources
 from app.services import users
 
 
-@dataclass(slots=True)
+@dataclass
 class Context:
     request: Request
     response: Response
@@ -32,6 +34,17 @@ class Context:
                     user = await users.get(session=session, user_id=self.user_id)
                 self._user = user if user is not None and user.is_active else None
         return self._user
+
+    async def user(self) -> User:
+        """The signed-in user, for fields behind `IsAuthenticated`."""
+        user = await self.current_user()
+        if user is None:
+            raise PermissionError("field resolved without IsAuthenticated")
+        return user
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.resources, self.user_id)
 
 
 Info = StrawberryInfo[Context, None]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.graphql.context import Info
+from app.litellm.breaker import BreakerState
 from app.services import health
 
 strawberry.enum(health.HealthStatus, name="HealthStatus")
@@ -17,18 +20,46 @@ class DatabaseHealth:
     error: str | None
 
 
+strawberry.enum(BreakerState, name="CircuitBreakerState")
+
+
+@strawberry.type
+class LitellmHealth:
+    status: health.HealthStatus
+    latency_ms: float | None = strawberry.field(description="Of the last background probe.")
+    last_sync: datetime | None = strawberry.field(
+        description="When LiteLLM last answered a call or a catalogue sync."
+    )
+    circuit_breaker: BreakerState
+    consecutive_failures: int
+    last_probe_at: datetime | None
+    error: str | None
+
+
 @strawberry.type
 class Health:
     status: health.HealthStatus
     database: DatabaseHealth
+    litellm: LitellmHealth
 
 
 @strawberry.type
 class HealthQuery:
     @strawberry.field(description="Health of the service and of its database and LiteLLM.")
     async def health(self, info: Info) -> Health:
-        db = await health.check_database(engine=info.context.resources.engine)
+        resources = info.context.resources
+        db = await health.check_database(engine=resources.engine)
+        litellm = health.litellm_health(resources=resources)
         return Health(
-            status=health.overall_status(db.status),
+            status=health.overall_status(db.status, litellm.status),
             database=DatabaseHealth(status=db.status, latency_ms=db.latency_ms, error=db.error),
+            litellm=LitellmHealth(
+                status=litellm.status,
+                latency_ms=litellm.latency_ms,
+                last_sync=litellm.last_sync,
+                circuit_breaker=litellm.circuit_breaker,
+                consecutive_failures=litellm.consecutive_failures,
+                last_probe_at=litellm.last_probe_at,
+                error=litellm.error,
+            ),
         )

@@ -7,13 +7,21 @@ from graphql import GraphQLSchema, lexicographic_sort_schema
 from graphql import print_schema as print_graphql_schema
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 
+from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
 from app.graphql.health import HealthQuery
-from app.graphql.users import UserQuery
+from app.graphql.models import ModelQuery
+from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
+from app.graphql.users import UserMutation, UserQuery
 
 
 @strawberry.type
-class Query(UserQuery, HealthQuery):
+class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation):
     pass
 
 
@@ -21,8 +29,9 @@ def create_schema(*, introspection: bool) -> strawberry.Schema:
     extensions: list[type[SchemaExtension]] = []
     if not introspection:
         extensions.append(DisableIntrospection)
-    # UserError is listed so clients can rely on it before every mutation uses it.
-    return strawberry.Schema(query=Query, types=[UserError], extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, types=[UserError], extensions=extensions
+    )
 
 
 def export_sdl() -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.db import models
 from app.graphql.context import Info
+from app.graphql.errors import LitellmUnavailableError, UserNotFoundLitellmError, user_error
+from app.graphql.permissions import IsAuthenticated
+from app.services import users
 
 strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
 
@@ -39,3 +44,32 @@ class UserQuery:
     async def me(self, info: Info) -> UserType | None:
         user = await info.context.current_user()
         return UserType.from_model(user) if user is not None else None
+
+
+@strawberry.type
+class LitellmSyncRetrySuccess:
+    user: UserType
+
+
+LitellmSyncRetryResult = Annotated[
+    LitellmSyncRetrySuccess | LitellmUnavailableError | UserNotFoundLitellmError,
+    strawberry.union("LitellmSyncRetryResult"),
+]
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation(
+        description="Retry creating the caller's user in LiteLLM now.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def litellm_sync_retry(self, info: Info) -> LitellmSyncRetryResult:
+        user = await info.context.user()
+        resources = info.context.resources
+        failure = await users.ensure_litellm_user(resources=resources, user_id=user.id)
+        if failure is not None:
+            return user_error(failure)  # type: ignore[return-value]
+        async with resources.sessions() as session:
+            refreshed = await users.get(session=session, user_id=user.id)
+        assert refreshed is not None
+        return LitellmSyncRetrySuccess(user=UserType.from_model(refreshed))

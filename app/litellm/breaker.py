@@ -84,7 +84,7 @@ class CircuitBreaker:
         if self._breaker.current_state is CircuitBreakerState.CLOSED:
             return await self._through(operation)
         if self._probe_in_flight or not self._reset_timeout_elapsed():
-            raise LiteLLMUnavailable("LiteLLM circuit breaker is open")
+            raise LiteLLMUnavailable("LiteLLM circuit breaker is open", reached=False)
         self._probe_in_flight = True
         try:
             return await self._through(operation)
@@ -110,7 +110,7 @@ class CircuitBreaker:
             # The tripping call (or a failed probe): surface what actually went wrong.
             if isinstance(exc.__cause__, LiteLLMUnavailable):
                 raise exc.__cause__ from exc.__cause__.__cause__
-            raise LiteLLMUnavailable("LiteLLM circuit breaker is open") from None
+            raise LiteLLMUnavailable("LiteLLM circuit breaker is open", reached=False) from None
         return result
 
     def _opened_at(self) -> datetime:

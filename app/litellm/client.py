@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ from app.litellm.errors import (
     LiteLLMRejected,
     LiteLLMUnavailable,
 )
+from app.litellm.monitor import LiteLLMMonitor
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,12 @@ class ModelDeployment:
 
 
 class LiteLLMClient:
-    def __init__(self, *, http: httpx.AsyncClient, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self, *, http: httpx.AsyncClient, breaker: CircuitBreaker, monitor: LiteLLMMonitor
+    ) -> None:
         self._http = http
         self.breaker = breaker
+        self.monitor = monitor
 
     # Users -------------------------------------------------------------------------------
 
@@ -200,7 +204,9 @@ class LiteLLMClient:
         body = await self._request("GET", "/health/readiness")
         # `status` differs between releases ("healthy", "connected"); `db` does not.
         if not isinstance(body, dict) or body.get("db") != "connected":
-            raise LiteLLMUnavailable("LiteLLM is up but its database is not connected")
+            raise LiteLLMUnavailable(
+                "LiteLLM is up but its database is not connected", reached=True
+            )
 
     # Transport ---------------------------------------------------------------------------
 
@@ -216,7 +222,9 @@ class LiteLLMClient:
             response = await self._send(method, path, params=params, json=json)
             return _decode(method, path, response)
 
-        return await self.breaker.call(attempt)
+        body = await self.breaker.call(attempt)
+        self.monitor.last_success_at = datetime.now(UTC)
+        return body
 
     async def _send(
         self,
@@ -230,16 +238,22 @@ class LiteLLMClient:
         while True:
             try:
                 return await self._http.request(method, path, params=params, json=json)
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if retries:
                     retries -= 1
                     await asyncio.sleep(_RETRY_DELAY)
                     continue
-                raise LiteLLMUnavailable(f"cannot connect to LiteLLM ({method} {path})") from exc
+                raise LiteLLMUnavailable(
+                    f"cannot connect to LiteLLM ({method} {path})", reached=False
+                ) from exc
             except httpx.TimeoutException as exc:
-                raise LiteLLMUnavailable(f"LiteLLM timed out ({method} {path})") from exc
+                raise LiteLLMUnavailable(
+                    f"LiteLLM timed out ({method} {path})", reached=True
+                ) from exc
             except httpx.TransportError as exc:
-                raise LiteLLMUnavailable(f"LiteLLM connection failed ({method} {path})") from exc
+                raise LiteLLMUnavailable(
+                    f"LiteLLM connection failed ({method} {path})", reached=True
+                ) from exc
 
 
 def _decode(method: str, path: str, response: httpx.Response) -> Any:
@@ -249,16 +263,20 @@ def _decode(method: str, path: str, response: httpx.Response) -> Any:
             return response.json()
         except ValueError as exc:
             raise LiteLLMUnavailable(
-                f"LiteLLM answered {method} {path} with a body that is not JSON", status=status
+                f"LiteLLM answered {method} {path} with a body that is not JSON",
+                reached=True,
+                status=status,
             ) from exc
     error_type, detail = _error_details(response)
     summary = f"LiteLLM answered {method} {path} with {status}" + (
         f" ({error_type})" if error_type else ""
     )
-    error: type[LiteLLMError]
     if status >= 500:
-        error = LiteLLMUnavailable
-    elif status == 404:
+        raise LiteLLMUnavailable(
+            summary, reached=True, status=status, error_type=error_type, detail=detail
+        )
+    error: type[LiteLLMError]
+    if status == 404:
         error = LiteLLMNotFound
     elif status == 409 or "already exists" in (detail or ""):
         # 1.108.7 answers 409 for a duplicate user; older releases and key aliases use 400.

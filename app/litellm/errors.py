@@ -6,6 +6,8 @@ never shown to users (some releases put key hashes in it).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LiteLLMError(Exception):
     """Base class. `status` and `error_type` are LiteLLM's, when it answered at all."""
@@ -37,4 +39,12 @@ class LiteLLMRejected(LiteLLMError):
 
 
 class LiteLLMUnavailable(LiteLLMError):
-    """No usable answer: connection error, timeout, 5xx, or the circuit breaker is open."""
+    """No usable answer: connection error, timeout, 5xx, or the circuit breaker is open.
+
+    `reached` tells whether LiteLLM may have received (and acted on) the request: true for a
+    5xx or a read timeout, false when no connection was made.
+    """
+
+    def __init__(self, summary: str, *, reached: bool, **kwargs: Any) -> None:
+        super().__init__(summary, **kwargs)
+        self.reached = reached

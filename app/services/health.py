@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.litellm.breaker import BreakerState
+from app.litellm.errors import LiteLLMError
+from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +50,52 @@ def overall_status(database: HealthStatus, *others: HealthStatus) -> HealthStatu
     if any(c is not HealthStatus.OK for c in (database, *others)):
         return HealthStatus.DEGRADED
     return HealthStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class LiteLLMHealth:
+    status: HealthStatus
+    latency_ms: float | None
+    last_sync: datetime | None
+    circuit_breaker: BreakerState
+    consecutive_failures: int
+    last_probe_at: datetime | None
+    error: str | None
+
+
+async def probe_litellm(*, resources: Resources) -> None:
+    """Time a readiness call and remember the outcome (the background probe runs this)."""
+    monitor = resources.litellm.monitor
+    started = time.perf_counter()
+    try:
+        await resources.litellm.readiness()
+    except LiteLLMError as exc:
+        monitor.last_probe_ok = False
+        monitor.last_probe_error = str(exc)
+        monitor.last_probe_latency_ms = None
+    else:
+        monitor.last_probe_ok = True
+        monitor.last_probe_error = None
+        monitor.last_probe_latency_ms = (time.perf_counter() - started) * 1000
+    monitor.last_probe_at = datetime.now(UTC)
+
+
+def litellm_health(*, resources: Resources) -> LiteLLMHealth:
+    """What the process knows of LiteLLM now (no network call)."""
+    monitor = resources.litellm.monitor
+    breaker = resources.litellm.breaker.snapshot()
+    if breaker.state is BreakerState.OPEN or monitor.last_probe_ok is False:
+        status = HealthStatus.DOWN
+    elif breaker.state is BreakerState.HALF_OPEN or monitor.last_probe_ok is None:
+        status = HealthStatus.DEGRADED
+    else:
+        status = HealthStatus.OK
+    return LiteLLMHealth(
+        status=status,
+        latency_ms=monitor.last_probe_latency_ms,
+        last_sync=monitor.last_sync,
+        circuit_breaker=breaker.state,
+        consecutive_failures=breaker.consecutive_failures,
+        last_probe_at=monitor.last_probe_at,
+        error=monitor.last_probe_error,
+    )

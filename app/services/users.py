@@ -1,19 +1,25 @@
-"""Portal users: sign-in upserts, roles from SSO groups, look-ups."""
+"""Portal users: sign-in, roles from SSO groups, and their twin user in LiteLLM."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db.models import User, utcnow
+from app.db.models import SyncStatus, User, utcnow
+from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
 from app.services import audit
+from app.services.failures import Failure, FailureCode, litellm_unavailable
 from app.settings import Settings
 
+log = logging.getLogger(__name__)
 BASE_ROLE = "user"
 
 
@@ -40,17 +46,143 @@ async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
-    """Record a sign-in from any identity provider; never fails because of LiteLLM."""
+    """Record a sign-in and sync the user to LiteLLM; a LiteLLM failure never blocks it."""
     async with resources.sessions() as session:
-        return await _upsert_from_login(
+        user = await _upsert_from_login(
             session=session, settings=resources.settings, identity=identity
         )
+    await ensure_litellm_user(resources=resources, user_id=user.id)
+    async with resources.sessions() as session:
+        refreshed = await session.get(User, user.id)
+    assert refreshed is not None
+    return refreshed
+
+
+async def ensure_litellm_user(*, resources: Resources, user_id: uuid.UUID) -> Failure | None:
+    """Make sure LiteLLM knows the user and record the outcome on the user's row.
+
+    Returns None when LiteLLM has the user; else LITELLM_UNAVAILABLE or USER_NOT_FOUND_LITELLM.
+    Concurrent calls for one user share one attempt.
+    """
+    return await resources.user_sync.run(
+        user_id, lambda: _sync_litellm_user(resources=resources, user_id=user_id)
+    )
+
+
+async def users_due_for_sync(*, resources: Resources, limit: int) -> list[uuid.UUID]:
+    """Users whose last LiteLLM sync failed and whose backoff has passed."""
+    async with resources.sessions() as session:
+        rows = await session.exec(
+            select(User.id)
+            .where(col(User.sync_status) == SyncStatus.ERROR)
+            .where(or_(col(User.next_sync_at).is_(None), col(User.next_sync_at) <= utcnow()))
+            .order_by(col(User.next_sync_at))
+            .limit(limit)
+        )
+        return list(rows.all())
+
+
+async def _sync_litellm_user(*, resources: Resources, user_id: uuid.UUID) -> Failure | None:
+    # No database connection is held while LiteLLM is being asked.
+    async with resources.sessions() as session:
+        user = await session.get(User, user_id)
+    if user is None:
+        raise LookupError(f"user {user_id} does not exist")
+    failure, reason = await _create_in_litellm_unless_present(resources=resources, user=user)
+    async with resources.sessions() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise LookupError(f"user {user_id} was deleted during its LiteLLM sync")
+        _record_sync(user, resources.settings, reason)
+        if failure is not None:
+            audit.record(
+                session,
+                actor_id=user.id,
+                action="user.litellm_sync",
+                resource_type="user",
+                resource_id=str(user.id),
+                success=False,
+                details={"code": failure.code.value, "reason": reason},
+            )
+        await session.commit()
+    return failure
+
+
+async def _create_in_litellm_unless_present(
+    *, resources: Resources, user: User
+) -> tuple[Failure | None, str | None]:
+    """(None, None) when LiteLLM has the user; else the failure and a reason for operators."""
+    litellm = resources.litellm
+    user_id = str(user.id)
+    try:
+        try:
+            await litellm.user_info(user_id)
+            return None, None
+        except LiteLLMNotFound:
+            pass
+        try:
+            await litellm.user_new(
+                user_id=user_id,
+                user_email=user.email,
+                user_alias=user.full_name or user.username,
+                max_budget=user.max_budget,
+                tpm_limit=user.tpm_limit,
+                rpm_limit=user.rpm_limit,
+            )
+        except LiteLLMConflict:
+            # Created by a concurrent attempt (another replica), or the e-mail is taken by
+            # another LiteLLM user: only a read tells which.
+            await litellm.user_info(user_id)
+    except LiteLLMUnavailable as exc:
+        log.warning("LiteLLM user sync for %s failed: %s", user_id, exc)
+        return litellm_unavailable(), str(exc)
+    except LiteLLMError as exc:
+        log.warning("LiteLLM refused user %s: %s", user_id, exc)
+        return (
+            Failure(
+                FailureCode.USER_NOT_FOUND_LITELLM,
+                "Your account could not be set up in LiteLLM yet. Please try again later.",
+            ),
+            f"{exc} {exc.detail or ''}".strip(),
+        )
+    return None, None
+
+
+def _record_sync(user: User, settings: Settings, reason: str | None) -> None:
+    now = utcnow()
+    user.updated_at = now
+    if reason is None:
+        user.sync_status = SyncStatus.SYNCED
+        user.sync_error = None
+        user.sync_attempts = 0
+        user.last_synced_at = now
+        user.next_sync_at = None
+        return
+    user.sync_status = SyncStatus.ERROR
+    user.sync_error = reason[:1000]
+    user.sync_attempts += 1
+    backoff = min(
+        settings.user_sync_retry_base_seconds * 2 ** (user.sync_attempts - 1),
+        settings.user_sync_retry_max_seconds,
+    )
+    user.next_sync_at = now + timedelta(seconds=backoff)
 
 
 async def _upsert_from_login(
     *, session: AsyncSession, settings: Settings, identity: LoginIdentity
 ) -> User:
     """Find the user by (provider, subject), else by e-mail; create or update; commit."""
+    try:
+        return await _apply_login(session=session, settings=settings, identity=identity)
+    except IntegrityError:
+        # Two first sign-ins of one person raced to insert; the other one won: update it.
+        await session.rollback()
+        return await _apply_login(session=session, settings=settings, identity=identity)
+
+
+async def _apply_login(
+    *, session: AsyncSession, settings: Settings, identity: LoginIdentity
+) -> User:
     matches = (
         await session.exec(
             select(User).where(
@@ -62,20 +194,18 @@ async def _upsert_from_login(
             )
         )
     ).all()
-    user = next(
-        (
-            u
-            for u in matches
-            if (u.oauth_provider, u.oauth_subject) == (identity.provider, identity.subject)
-        ),
-        matches[0] if matches else None,
-    )
+    same_identity = [
+        u
+        for u in matches
+        if (u.oauth_provider, u.oauth_subject) == (identity.provider, identity.subject)
+    ]
+    candidates = same_identity or list(matches)
+    user = candidates[0] if candidates else None
     now = utcnow()
     if user is None:
         user = User(
             username=identity.username,
             email=identity.email,
-            full_name=identity.full_name,
             oauth_provider=identity.provider,
             oauth_subject=identity.subject,
             max_budget=settings.default_user_max_budget,

@@ -14,6 +14,7 @@ import pytest
 from app.litellm.breaker import BreakerState, CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMNotFound, LiteLLMRejected, LiteLLMUnavailable
+from app.litellm.monitor import LiteLLMMonitor
 
 RESET = timedelta(milliseconds=200)
 USER = {"user_id": "u1", "user_info": {"user_id": "u1"}}
@@ -54,7 +55,7 @@ async def client(network: Network) -> AsyncIterator[LiteLLMClient]:
     breaker = CircuitBreaker(name="litellm", fail_max=3, reset_timeout=RESET)
     transport = httpx.MockTransport(network.handle)
     async with httpx.AsyncClient(transport=transport, base_url="http://litellm") as http:
-        yield LiteLLMClient(http=http, breaker=breaker)
+        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
 
 
 async def _trip(client: LiteLLMClient, network: Network) -> None:

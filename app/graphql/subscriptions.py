@@ -1,0 +1,129 @@
+"""Subscriptions: `subscriptions`, `subscriptionCreate`, `subscriptionCancel`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from app.db import models as db
+from app.graphql.context import Info
+from app.graphql.errors import (
+    AlreadySubscribedError,
+    LitellmUnavailableError,
+    NotFoundError,
+    UserNotFoundLitellmError,
+    user_error,
+)
+from app.graphql.ids import parse_uuid
+from app.graphql.models import Model
+from app.graphql.permissions import IsAuthenticated
+from app.services import subscriptions
+from app.services.failures import Failure, not_found
+
+strawberry.enum(db.SubscriptionStatus, name="SubscriptionStatus")
+
+
+@strawberry.type
+class Subscription:
+    id: strawberry.ID
+    model_id: strawberry.ID
+    status: db.SubscriptionStatus
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+
+    @strawberry.field
+    async def model(self, info: Info) -> Model:
+        row = await info.context.loaders.model.load(str(self.model_id))
+        assert row is not None, "a subscription's model is never deleted"
+        return Model.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: db.Subscription) -> Subscription:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            model_id=strawberry.ID(row.model_id),
+            status=row.status,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            cancelled_at=row.cancelled_at,
+        )
+
+
+@strawberry.input
+class SubscriptionCreateInput:
+    model_id: strawberry.ID
+
+
+@strawberry.type
+class SubscriptionCreateSuccess:
+    subscription: Subscription
+
+
+@strawberry.type
+class SubscriptionCancelSuccess:
+    subscription: Subscription
+
+
+SubscriptionCreateResult = Annotated[
+    SubscriptionCreateSuccess
+    | AlreadySubscribedError
+    | NotFoundError
+    | LitellmUnavailableError
+    | UserNotFoundLitellmError,
+    strawberry.union("SubscriptionCreateResult"),
+]
+SubscriptionCancelResult = Annotated[
+    SubscriptionCancelSuccess | NotFoundError | LitellmUnavailableError,
+    strawberry.union("SubscriptionCancelResult"),
+]
+
+
+@strawberry.type
+class SubscriptionQuery:
+    @strawberry.field(
+        description="The caller's subscriptions, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def subscriptions(self, info: Info) -> list[Subscription]:
+        user = await info.context.user()
+        rows = await subscriptions.list_for_user(resources=info.context.resources, user_id=user.id)
+        return [Subscription.from_row(r) for r in rows]
+
+
+@strawberry.type
+class SubscriptionMutation:
+    @strawberry.mutation(
+        description="Subscribe to a model (PENDING approval when the model is restricted).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def subscription_create(
+        self, info: Info, input: SubscriptionCreateInput
+    ) -> SubscriptionCreateResult:
+        user = await info.context.user()
+        result = await subscriptions.create(
+            resources=info.context.resources, user_id=user.id, model_id=str(input.model_id)
+        )
+        if isinstance(result, Failure):
+            return user_error(result)  # type: ignore[return-value]
+        return SubscriptionCreateSuccess(subscription=Subscription.from_row(result))
+
+    @strawberry.mutation(
+        description="Cancel a subscription; the model is first removed from the caller's keys.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def subscription_cancel(self, info: Info, id: strawberry.ID) -> SubscriptionCancelResult:
+        user = await info.context.user()
+        subscription_id = parse_uuid(id)
+        result: db.Subscription | Failure = (
+            not_found("Subscription")
+            if subscription_id is None
+            else await subscriptions.cancel(
+                resources=info.context.resources, user_id=user.id, subscription_id=subscription_id
+            )
+        )
+        if isinstance(result, Failure):
+            return user_error(result)  # type: ignore[return-value]
+        return SubscriptionCancelSuccess(subscription=Subscription.from_row(result))

@@ -1,0 +1,57 @@
+"""`GET /authz?model=ID` for gateways: may the bearer API key call this model?
+
+200 granted, 401 unknown/revoked/expired key, 403 model not allowed; the JSON body carries the
+same codes as GraphQL's `modelAccess`.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.auth.bearer import bearer_token
+from app.resources import Resources
+from app.services import access
+from app.services.failures import Failure, FailureCode
+
+_STATUS = {FailureCode.INVALID_API_KEY: 401, FailureCode.MODEL_ACCESS_DENIED: 403}
+
+
+async def authz(request: Request) -> Response:
+    resources: Resources = request.app.state.resources
+    model_id = request.query_params.get("model", "")
+    if not model_id:
+        return JSONResponse(
+            {
+                "allowed": False,
+                "code": FailureCode.VALIDATION_FAILED,
+                "message": "model= is required",
+            },
+            status_code=400,
+        )
+    result = await access.check_model_access(
+        resources=resources,
+        secret=bearer_token(request.headers.get("authorization")),
+        model_id=model_id,
+    )
+    if isinstance(result, Failure):
+        headers = (
+            {"WWW-Authenticate": "Bearer"} if result.code is FailureCode.INVALID_API_KEY else None
+        )
+        return JSONResponse(
+            {"allowed": False, "code": result.code, "message": result.message, "model": model_id},
+            status_code=_STATUS[result.code],
+            headers=headers,
+        )
+    return JSONResponse(
+        {
+            "allowed": True,
+            "model": result.model_id,
+            "allowedModels": list(result.allowed_model_ids),
+            "enforced": not result.would_be_denied,
+        }
+    )
+
+
+routes = [Route("/authz", authz, methods=["GET"])]

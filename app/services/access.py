@@ -1,0 +1,101 @@
+"""May this API key call that model? Answered from the BFF's own records, in one query."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, utcnow
+from app.resources import Resources
+from app.services import audit
+from app.services.api_keys import secret_digest
+from app.services.failures import Failure, FailureCode
+from app.settings import ModelAccessEnforcement
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGranted:
+    model_id: str
+    allowed_model_ids: tuple[str, ...]
+    # True when the key lacks the model but enforcement is log-only or off.
+    would_be_denied: bool = False
+
+
+async def check_model_access(
+    *, resources: Resources, secret: str | None, model_id: str
+) -> AccessGranted | Failure:
+    """Whether the key may call the model.
+
+    Failures: INVALID_API_KEY (missing, unknown, revoked or expired key), MODEL_ACCESS_DENIED.
+    """
+    counters = resources.access_counters
+    if not secret:
+        counters.invalid_key += 1
+        return _invalid_key()
+    async with resources.sessions() as session:
+        rows = (
+            await session.exec(
+                select(ApiKey.id, ApiKey.status, ApiKey.expires_at, ApiKeyModel.model_id)
+                .outerjoin(ApiKeyModel, col(ApiKeyModel.api_key_id) == col(ApiKey.id))
+                .where(col(ApiKey.secret_sha256) == secret_digest(secret))
+                .order_by(col(ApiKeyModel.model_id))
+            )
+        ).all()
+    if not rows or not _usable(rows[0][1], rows[0][2]):
+        counters.invalid_key += 1
+        return _invalid_key()
+    key_id = rows[0][0]
+    allowed = tuple(row[3] for row in rows if row[3] is not None)
+    if model_id in allowed:
+        counters.granted += 1
+        return AccessGranted(model_id, allowed)
+
+    enforcement = resources.settings.model_access_enforcement
+    await _record_denial(resources, key_id=key_id, model_id=model_id, enforcement=enforcement)
+    if enforcement is ModelAccessEnforcement.ENFORCE:
+        counters.denied += 1
+        return Failure(
+            FailureCode.MODEL_ACCESS_DENIED,
+            f"This API key may not call {model_id}",
+            model_ids=(model_id,),
+        )
+    counters.would_be_denied += 1
+    return AccessGranted(model_id, allowed, would_be_denied=True)
+
+
+def _usable(status: str, expires_at: datetime | None) -> bool:
+    return status == ApiKeyStatus.ACTIVE and (expires_at is None or expires_at > utcnow())
+
+
+def _invalid_key() -> Failure:
+    return Failure(FailureCode.INVALID_API_KEY, "The API key is unknown, revoked or expired")
+
+
+async def _record_denial(
+    resources: Resources,
+    *,
+    key_id: uuid.UUID,
+    model_id: str,
+    enforcement: ModelAccessEnforcement,
+) -> None:
+    if enforcement is ModelAccessEnforcement.OFF:
+        return
+    log.info("model access denied: key %s, model %s (%s)", key_id, model_id, enforcement)
+    async with resources.sessions() as session:
+        key = await session.get(ApiKey, key_id)
+        audit.record(
+            session,
+            actor_id=key.user_id if key is not None else None,
+            action="api_key.access_denied",
+            resource_type="api_key",
+            resource_id=str(key_id),
+            success=False,
+            details={"model_id": model_id, "enforcement": enforcement.value},
+        )
+        await session.commit()

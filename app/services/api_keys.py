@@ -1,0 +1,340 @@
+"""API keys: virtual keys in LiteLLM that may call exactly the models their owner subscribed to.
+
+Creation survives a fault at any step: the local row is written PENDING first, then LiteLLM
+makes the key (alias = the row's id), then the row becomes ACTIVE. A failure undoes what was
+made; what a crash leaves behind, `app.services.reconcile` repairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, func, select
+
+from app.db.models import (
+    ApiKey,
+    ApiKeyModel,
+    ApiKeyStatus,
+    Model,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from app.litellm.client import GeneratedKey
+from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.resources import Resources
+from app.services import audit, users
+from app.services.failures import (
+    Failure,
+    FailureCode,
+    from_litellm_error,
+    not_found,
+    validation,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 255
+PREFIX_LENGTH = 8
+# Keys that count against the per-user limit: in use, or being created.
+LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    name: str
+    model_ids: tuple[str, ...]
+    expires_at: datetime | None = None
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str  # shown to the owner once, never stored or logged
+
+    def __repr__(self) -> str:
+        return f"CreatedApiKey(api_key={self.api_key.id})"
+
+
+def secret_digest(secret: str) -> str:
+    """sha256 hex of a key: what the BFF stores, and LiteLLM's `token` for the key."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ApiKey]:
+    """The user's keys (active and revoked), newest first; keys being created are not shown."""
+    async with resources.sessions() as session:
+        rows = await session.exec(
+            select(ApiKey)
+            .where(col(ApiKey.user_id) == user_id)
+            .where(col(ApiKey.status) != ApiKeyStatus.PENDING)
+            .order_by(col(ApiKey.created_at).desc(), col(ApiKey.id))
+        )
+        return list(rows.all())
+
+
+async def get_for_user(
+    *, resources: Resources, user_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKey | None:
+    """One of the user's keys; None for another user's key (no existence leak)."""
+    async with resources.sessions() as session:
+        key = await session.get(ApiKey, key_id)
+    if key is None or key.user_id != user_id or key.status is ApiKeyStatus.PENDING:
+        return None
+    return key
+
+
+async def models_for_keys(
+    *, resources: Resources, key_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Model]]:
+    """Each key's allowed models, by id (one query for any number of keys)."""
+    result: dict[uuid.UUID, list[Model]] = defaultdict(list)
+    async with resources.sessions() as session:
+        rows = await session.exec(
+            select(ApiKeyModel.api_key_id, Model)
+            .join(Model, col(Model.id) == col(ApiKeyModel.model_id))
+            .where(col(ApiKeyModel.api_key_id).in_(key_ids))
+            .order_by(col(Model.id))
+        )
+        for key_id, model in rows.all():
+            result[key_id].append(model)
+    return result
+
+
+async def create(
+    *, resources: Resources, user_id: uuid.UUID, request: NewApiKey
+) -> CreatedApiKey | Failure:
+    """Create a key for exactly the requested models.
+
+    Failures: VALIDATION_FAILED, LITELLM_UNAVAILABLE, USER_NOT_FOUND_LITELLM,
+    MODEL_ACCESS_DENIED (a model without an active subscription), KEY_LIMIT_REACHED.
+    """
+    invalid = _validate(request)
+    if invalid is not None:
+        return invalid
+    sync_failure = await users.ensure_litellm_user(resources=resources, user_id=user_id)
+    if sync_failure is not None:
+        return sync_failure
+
+    pending = await _insert_pending(resources=resources, user_id=user_id, request=request)
+    if isinstance(pending, Failure):
+        return pending
+
+    try:
+        generated = await resources.litellm.key_generate(
+            key_alias=str(pending.id),
+            user_id=str(user_id),
+            models=request.model_ids,
+            max_budget=request.max_budget,
+            tpm_limit=request.tpm_limit,
+            rpm_limit=request.rpm_limit,
+            duration=_duration_until(request.expires_at),
+            metadata={"litemaas_key_id": str(pending.id), "name": request.name},
+        )
+    except LiteLLMError as exc:
+        await _abandon(resources=resources, key=pending, error=exc)
+        return from_litellm_error(exc, action="create the key")
+
+    try:
+        key = await _activate(resources=resources, key_id=pending.id, generated=generated)
+    except Exception:
+        log.exception(
+            "storing key %s failed after LiteLLM created it; deleting it there", pending.id
+        )
+        await _abandon(resources=resources, key=pending, error=None, token=generated.token)
+        raise
+    return CreatedApiKey(api_key=key, secret=generated.key)
+
+
+async def revoke(
+    *, resources: Resources, user_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKey | Failure:
+    """Delete the key in LiteLLM, then mark it revoked (revoking twice is fine).
+
+    Failures: NOT_FOUND, LITELLM_UNAVAILABLE (then the key still works).
+    """
+    key = await get_for_user(resources=resources, user_id=user_id, key_id=key_id)
+    if key is None:
+        return not_found("API key")
+    if key.status is ApiKeyStatus.REVOKED:
+        return key
+    assert key.secret_sha256 is not None, "an active key always has its token"
+    try:
+        with contextlib.suppress(LiteLLMNotFound):  # already gone there: finish locally
+            await resources.litellm.key_delete(keys=[key.secret_sha256])
+    except LiteLLMError as exc:
+        return from_litellm_error(exc, action="revoke the key")
+    async with resources.sessions() as session:
+        stored = await session.get(ApiKey, key_id)
+        assert stored is not None
+        now = utcnow()
+        stored.status = ApiKeyStatus.REVOKED
+        stored.revoked_at = stored.revoked_at or now
+        stored.updated_at = now
+        audit.record(
+            session,
+            actor_id=user_id,
+            action="api_key.revoke",
+            resource_type="api_key",
+            resource_id=str(key_id),
+        )
+        await session.commit()
+    return stored
+
+
+def _validate(request: NewApiKey) -> Failure | None:
+    if not request.name.strip() or len(request.name) > MAX_NAME_LENGTH:
+        return validation(f"A key needs a name of 1 to {MAX_NAME_LENGTH} characters", field="name")
+    if not request.model_ids:
+        return validation("A key needs at least one model", field="modelIds")
+    if len(set(request.model_ids)) != len(request.model_ids):
+        return validation("Each model may be listed once", field="modelIds")
+    if request.expires_at is not None:
+        if request.expires_at.tzinfo is None:
+            return validation("expiresAt needs a time zone", field="expiresAt")
+        if request.expires_at <= utcnow():
+            return validation("expiresAt must be in the future", field="expiresAt")
+    for field_name, value in (
+        ("maxBudget", request.max_budget),
+        ("tpmLimit", request.tpm_limit),
+        ("rpmLimit", request.rpm_limit),
+    ):
+        if value is not None and value < 0:
+            return validation(f"{field_name} cannot be negative", field=field_name)
+    return None
+
+
+async def _insert_pending(
+    *, resources: Resources, user_id: uuid.UUID, request: NewApiKey
+) -> ApiKey | Failure:
+    """Check subscriptions and the key limit, then write the PENDING row with its models."""
+    async with resources.sessions() as session:
+        subscribed = set(
+            (
+                await session.exec(
+                    select(Subscription.model_id)
+                    .where(col(Subscription.user_id) == user_id)
+                    .where(col(Subscription.status) == SubscriptionStatus.ACTIVE)
+                    .where(col(Subscription.model_id).in_(request.model_ids))
+                )
+            ).all()
+        )
+        denied = tuple(m for m in request.model_ids if m not in subscribed)
+        if denied:
+            return Failure(
+                FailureCode.MODEL_ACCESS_DENIED,
+                "No active subscription for: " + ", ".join(denied),
+                model_ids=denied,
+            )
+        live = (
+            await session.exec(
+                select(func.count())
+                .select_from(ApiKey)
+                .where(col(ApiKey.user_id) == user_id)
+                .where(col(ApiKey.status).in_(LIVE_STATUSES))
+            )
+        ).one()
+        limit = resources.settings.max_active_keys_per_user
+        if live >= limit:
+            return Failure(
+                FailureCode.KEY_LIMIT_REACHED,
+                f"You already have {live} active keys; the limit is {limit}. "
+                "Revoke one to create another.",
+            )
+        key = ApiKey(
+            user_id=user_id,
+            name=request.name.strip(),
+            status=ApiKeyStatus.PENDING,
+            max_budget=request.max_budget,
+            tpm_limit=request.tpm_limit,
+            rpm_limit=request.rpm_limit,
+            expires_at=request.expires_at,
+        )
+        session.add(key)
+        session.add_all(ApiKeyModel(api_key_id=key.id, model_id=m) for m in request.model_ids)
+        await session.commit()
+        return key
+
+
+async def _activate(*, resources: Resources, key_id: uuid.UUID, generated: GeneratedKey) -> ApiKey:
+    async with resources.sessions() as session:
+        key = await session.get(ApiKey, key_id)
+        assert key is not None
+        now = utcnow()
+        key.status = ApiKeyStatus.ACTIVE
+        key.secret_sha256 = secret_digest(generated.key)
+        key.prefix = generated.key[:PREFIX_LENGTH]
+        key.expires_at = key.expires_at or generated.expires
+        key.updated_at = now
+        audit.record(
+            session,
+            actor_id=key.user_id,
+            action="api_key.create",
+            resource_type="api_key",
+            resource_id=str(key.id),
+            details={"models": sorted(generated.models)},
+        )
+        await session.commit()
+        return key
+
+
+async def _abandon(
+    *, resources: Resources, key: ApiKey, error: LiteLLMError | None, token: str | None = None
+) -> None:
+    """Undo a failed creation: the LiteLLM key if one may exist, then the pending row.
+
+    If LiteLLM cannot be cleaned up now, the row stays PENDING and the reconciler finishes.
+    """
+    may_exist = token is not None or (isinstance(error, LiteLLMUnavailable) and error.reached)
+    if may_exist and not await delete_litellm_key(resources=resources, key=key, token=token):
+        log.warning("key %s left pending for the reconciler", key.id)
+        return
+    async with resources.sessions() as session:
+        stored = await session.get(ApiKey, key.id)
+        if stored is not None and stored.status is ApiKeyStatus.PENDING:
+            await session.delete(stored)
+            await session.commit()
+
+
+async def delete_litellm_key(
+    *, resources: Resources, key: ApiKey, token: str | None = None
+) -> bool:
+    """Make sure LiteLLM has no key for this row (found by token, else by alias = row id).
+
+    True when LiteLLM has none left; False when LiteLLM could not be asked.
+    """
+    litellm = resources.litellm
+    try:
+        if token is None:
+            token = next(
+                (
+                    k.token
+                    for k in await litellm.key_list(user_id=str(key.user_id))
+                    if k.key_alias == str(key.id) and not k.deleted
+                ),
+                None,
+            )
+        if token is not None:
+            with contextlib.suppress(LiteLLMNotFound):
+                await litellm.key_delete(keys=[token])
+    except LiteLLMError as exc:
+        log.warning("could not delete the LiteLLM key of %s: %s", key.id, exc)
+        return False
+    return True
+
+
+def _duration_until(expires_at: datetime | None) -> str | None:
+    if expires_at is None:
+        return None
+    return f"{max(1, math.ceil((expires_at - utcnow()).total_seconds()))}s"

@@ -1,0 +1,169 @@
+"""Repairs what a crash or an outage left half-done between the BFF and LiteLLM.
+
+- users whose LiteLLM sync failed are retried, with backoff;
+- keys still PENDING after the grace period: their LiteLLM key (if any) is deleted, then the row;
+- LiteLLM keys made by the BFF (alias = a key row id) without an ACTIVE row are deleted;
+- ACTIVE rows whose LiteLLM key is gone are marked revoked.
+A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from app.db.models import ApiKey, ApiKeyStatus, utcnow
+from app.litellm.client import KeyInfo
+from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
+from app.resources import Resources
+from app.services import api_keys, audit, users
+from app.services.failures import FailureCode
+
+log = logging.getLogger(__name__)
+USERS_PER_PASS = 50
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    users_synced: int = 0
+    users_failed: int = 0
+    pending_keys_removed: int = 0
+    orphan_litellm_keys_deleted: int = 0
+    missing_keys_revoked: int = 0
+    stopped_early: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+async def reconcile(*, resources: Resources) -> ReconcileReport:
+    """One repair pass over users and keys."""
+    report = ReconcileReport()
+    try:
+        await _retry_user_syncs(resources, report)
+        if report.stopped_early is None:
+            await _repair_keys(resources, report)
+    except LiteLLMUnavailable as exc:
+        report.stopped_early = str(exc)
+    if report.stopped_early:
+        log.warning("reconcile pass stopped early: %s", report.stopped_early)
+    log.info("reconcile pass: %s", report)
+    return report
+
+
+async def _retry_user_syncs(resources: Resources, report: ReconcileReport) -> None:
+    for user_id in await users.users_due_for_sync(resources=resources, limit=USERS_PER_PASS):
+        failure = await users.ensure_litellm_user(resources=resources, user_id=user_id)
+        if failure is None:
+            report.users_synced += 1
+            continue
+        report.users_failed += 1
+        if failure.code is FailureCode.LITELLM_UNAVAILABLE:
+            report.stopped_early = failure.message
+            return
+
+
+async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
+    grace = timedelta(seconds=resources.settings.pending_key_grace_seconds)
+    # LiteLLM is read before the rows: a key made after this instant is judged next pass.
+    listed_at = utcnow()
+    litellm_keys = await resources.litellm.key_list()
+    async with resources.sessions() as session:
+        rows = {k.id: k for k in (await session.exec(select(ApiKey))).all()}
+    stale_before = utcnow() - grace
+
+    for key in rows.values():
+        if key.status is ApiKeyStatus.PENDING and key.created_at < stale_before:
+            if not await api_keys.delete_litellm_key(resources=resources, key=key):
+                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
+            await _delete_pending_row(resources, key.id)
+            report.pending_keys_removed += 1
+
+    for info in litellm_keys:
+        row_id = _row_id(info)
+        if row_id is None or info.deleted or info.token is None:
+            continue
+        row = rows.get(row_id)
+        if row is not None and row.status in api_keys.LIVE_STATUSES:
+            continue  # in use, being created, or its pending row was handled above
+        try:
+            await resources.litellm.key_delete(keys=[info.token])
+        except LiteLLMUnavailable:
+            raise
+        except LiteLLMError as exc:
+            report.errors.append(f"deleting orphan key {row_id}: {exc}")
+            continue
+        report.orphan_litellm_keys_deleted += 1
+        await _audit_repair(resources, "api_key.orphan_deleted", row_id, row)
+
+    live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
+    for key in rows.values():
+        if (
+            key.status is ApiKeyStatus.ACTIVE
+            and key.updated_at < listed_at
+            and key.secret_sha256 not in live_tokens
+        ):
+            await _revoke_missing(resources, key.id)
+            report.missing_keys_revoked += 1
+
+
+def _row_id(info: KeyInfo) -> uuid.UUID | None:
+    """The key row this LiteLLM key was made for, if the BFF made it."""
+    try:
+        return uuid.UUID(info.key_alias or "")
+    except ValueError:
+        return None
+
+
+async def _delete_pending_row(resources: Resources, key_id: uuid.UUID) -> None:
+    async with resources.sessions() as session:
+        key = await session.get(ApiKey, key_id)
+        if key is not None and key.status is ApiKeyStatus.PENDING:
+            await session.delete(key)
+            audit.record(
+                session,
+                actor_id=key.user_id,
+                action="api_key.pending_removed",
+                resource_type="api_key",
+                resource_id=str(key_id),
+            )
+            await session.commit()
+
+
+async def _revoke_missing(resources: Resources, key_id: uuid.UUID) -> None:
+    async with resources.sessions() as session:
+        key = (
+            await session.exec(select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update())
+        ).one_or_none()
+        if key is None or key.status is not ApiKeyStatus.ACTIVE:
+            return
+        now = utcnow()
+        key.status = ApiKeyStatus.REVOKED
+        key.revoked_at = now
+        key.updated_at = now
+        audit.record(
+            session,
+            actor_id=key.user_id,
+            action="api_key.revoked_missing_in_litellm",
+            resource_type="api_key",
+            resource_id=str(key_id),
+            success=False,
+        )
+        await session.commit()
+
+
+async def _audit_repair(
+    resources: Resources, action: str, key_id: uuid.UUID, row: ApiKey | None
+) -> None:
+    log.warning("%s: %s", action, key_id)
+    async with resources.sessions() as session:
+        audit.record(
+            session,
+            actor_id=row.user_id if row is not None else None,
+            action=action,
+            resource_type="api_key",
+            resource_id=str(key_id),
+        )
+        await session.commit()
