@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLSchema, lexicographic_sort_schema
+from graphql import GraphQLError, GraphQLSchema, lexicographic_sort_schema
 from graphql import print_schema as print_graphql_schema
 from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.types import ExecutionContext
 
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
@@ -25,13 +26,25 @@ class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation):
     pass
 
 
+# Refusals the client caused: answered in `errors`, not worth a traceback in the log.
+_CLIENT_ERROR_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            e for e in errors if (e.extensions or {}).get("code") not in _CLIENT_ERROR_CODES
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def create_schema(*, introspection: bool) -> strawberry.Schema:
     extensions: list[type[SchemaExtension]] = []
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, types=[UserError], extensions=extensions
-    )
+    return Schema(query=Query, mutation=Mutation, types=[UserError], extensions=extensions)
 
 
 def export_sdl() -> str:

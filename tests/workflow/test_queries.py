@@ -1,0 +1,224 @@
+"""Reads: the catalogue with the caller's subscription, key lists in constant SQL, isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from app.litellm_emulator import LiteLLMEmulator
+from app.main import create_app
+from app.resources import Resources
+from app.settings import Settings
+from tests import documents
+from tests.conftest import serve
+from tests.workflow.conftest import Portal
+
+
+@contextmanager
+def counted_statements(resources: Resources) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = resources.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_api_keys_costs_the_same_statements_for_1_and_50_keys(
+    settings: Settings, emulator: LiteLLMEmulator
+) -> None:
+    roomy = settings.model_copy(update={"max_active_keys_per_user": 60})
+    app = create_app(roomy, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    resources: Resources = app.state.resources
+    async with serve(app) as client:
+        portal = Portal(client)
+        await portal.login()
+        await portal.subscribe("m1")
+        await portal.subscribe("m2")
+        await portal.create_key(["m1"], name="first")
+        with counted_statements(resources) as one_key:
+            keys = await portal.keys()
+        assert len(keys) == 1
+        for i in range(49):
+            await portal.create_key(["m1"] if i % 2 else ["m1", "m2"], name=f"key {i}")
+        with counted_statements(resources) as fifty_keys:
+            keys = await portal.keys()
+
+    assert len(keys) == 50
+    assert sum(len(k["modelAccess"]) for k in keys) == 75
+    assert len(one_key) == len(fifty_keys) <= 3, fifty_keys
+
+
+async def test_models_show_the_callers_subscription(
+    portal: Portal, emulator: LiteLLMEmulator
+) -> None:
+    anonymous = (await portal.data(documents.MODELS))["models"]
+    assert [(m["id"], m["subscription"]) for m in anonymous] == [("m1", None), ("m2", None)]
+
+    await portal.login()
+    await portal.subscribe("m2")
+    models = (await portal.data(documents.MODELS))["models"]
+
+    assert [(m["id"], m["subscription"] and m["subscription"]["status"]) for m in models] == [
+        ("m1", None),
+        ("m2", "ACTIVE"),
+    ]
+
+
+async def test_model_ids_with_slashes_round_trip(
+    portal: Portal, emulator: LiteLLMEmulator, resources: Resources
+) -> None:
+    from app.services import catalog
+
+    emulator.add_model("ollama/llama2")
+    await catalog.sync_models(resources=resources)
+    await portal.login()
+
+    model = (await portal.data('{ model(id: "ollama/llama2") { id name } }'))["model"]
+    subscribed = await portal.subscribe("ollama/llama2")
+    created = await portal.create_key(["ollama/llama2"])
+
+    assert model == {"id": "ollama/llama2", "name": "ollama/llama2"}
+    assert subscribed["subscription"]["model"]["id"] == "ollama/llama2"
+    assert [m["id"] for m in created["apiKey"]["modelAccess"]] == ["ollama/llama2"]
+    secret = created["secret"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emulator.app), base_url="http://emulator"
+    ) as proxy:
+        response = await proxy.get(
+            "/authz",
+            params={"model": "ollama/llama2"},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+    assert response.status_code == 404  # the proxy has no /authz: only the BFF does
+    authz = await portal.client.get(
+        "/authz", params={"model": "ollama/llama2"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert authz.status_code == 200
+
+
+async def test_users_see_and_touch_only_their_own(app: Any, emulator: LiteLLMEmulator) -> None:
+    async with serve(app) as alice_client, serve(app) as bob_client:
+        alice, bob = Portal(alice_client), Portal(bob_client)
+        await alice.login("alice")
+        await bob.login("bob")
+        alice_sub = (await alice.subscribe("m1"))["subscription"]
+        alice_key = (await alice.create_key(["m1"]))["apiKey"]
+
+        assert await bob.keys() == []
+        assert (await bob.data(documents.SUBSCRIPTIONS))["subscriptions"] == []
+        assert (await bob.data(documents.API_KEY, id=alice_key["id"]))["apiKey"] is None
+        revoke = await bob.revoke(alice_key["id"])
+        cancel = await bob.cancel(alice_sub["id"])
+
+        assert (revoke["__typename"], revoke["code"]) == ("NotFoundError", "NOT_FOUND")
+        assert (cancel["__typename"], cancel["code"]) == ("NotFoundError", "NOT_FOUND")
+        [still_active] = await alice.keys()
+        assert still_active["status"] == "ACTIVE"
+        assert [
+            s["status"] for s in (await alice.data(documents.SUBSCRIPTIONS))["subscriptions"]
+        ] == ["ACTIVE"]
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        (documents.SUBSCRIPTIONS, {}),
+        (documents.API_KEYS, {}),
+        (documents.API_KEY, {"id": "00000000-0000-0000-0000-000000000000"}),
+        (documents.SUBSCRIPTION_CREATE, {"modelId": "m1"}),
+        (documents.SUBSCRIPTION_CANCEL, {"id": "x"}),
+        (documents.API_KEY_CREATE, {"input": {"name": "k", "modelIds": ["m1"]}}),
+        (documents.API_KEY_REVOKE, {"id": "x"}),
+        (documents.LITELLM_SYNC_RETRY, {}),
+    ],
+)
+async def test_anonymous_callers_get_unauthenticated(
+    portal: Portal, document: str, variables: dict[str, Any]
+) -> None:
+    body = await portal.gql(document, **variables)
+
+    assert not any((body["data"] or {}).values())
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    ("request_input", "field"),
+    [
+        ({"name": " ", "modelIds": ["m1"]}, "name"),
+        ({"name": "k", "modelIds": []}, "modelIds"),
+        ({"name": "k", "modelIds": ["m1", "m1"]}, "modelIds"),
+        ({"name": "k", "modelIds": ["m1"], "expiresAt": "2001-01-01T00:00:00+00:00"}, "expiresAt"),
+        ({"name": "k", "modelIds": ["m1"], "maxBudget": -1}, "maxBudget"),
+    ],
+)
+async def test_bad_key_input_is_validation_failed(
+    portal: Portal, emulator: LiteLLMEmulator, request_input: dict[str, Any], field: str
+) -> None:
+    await portal.login()
+    await portal.subscribe("m1")
+
+    result = (await portal.data(documents.API_KEY_CREATE, input=request_input))["apiKeyCreate"]
+
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "ValidationError",
+        "VALIDATION_FAILED",
+        field,
+    )
+    assert emulator.keys == {}
+
+
+async def test_key_limit_is_enforced(settings: Settings, emulator: LiteLLMEmulator) -> None:
+    tight = settings.model_copy(update={"max_active_keys_per_user": 2})
+    app = create_app(tight, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    async with serve(app) as client:
+        portal = Portal(client)
+        await portal.login()
+        await portal.subscribe("m1")
+        first = await portal.create_key(["m1"])
+        await portal.create_key(["m1"])
+
+        refused = await portal.create_key(["m1"])
+        await portal.revoke(first["apiKey"]["id"])
+        after_revoke = await portal.create_key(["m1"])
+
+    assert (refused["__typename"], refused["code"]) == ("KeyLimitReachedError", "KEY_LIMIT_REACHED")
+    assert after_revoke["__typename"] == "ApiKeyCreateSuccess"
+    assert len(emulator.keys) == 2
+
+
+async def test_subscribing_to_an_unknown_model_is_not_found(portal: Portal) -> None:
+    await portal.login()
+
+    result = await portal.subscribe("no-such-model")
+
+    assert (result["__typename"], result["code"]) == ("NotFoundError", "NOT_FOUND")
+
+
+async def test_restricted_models_start_pending_and_cannot_go_on_keys(
+    portal: Portal, resources: Resources
+) -> None:
+    from app.db.models import Model
+
+    async with resources.sessions() as session:
+        model = await session.get(Model, "m2")
+        assert model is not None
+        model.restricted_access = True
+        await session.commit()
+    await portal.login()
+
+    subscribed = await portal.subscribe("m2")
+    created = await portal.create_key(["m2"])
+
+    assert subscribed["subscription"]["status"] == "PENDING"
+    assert (created["__typename"], created["modelIds"]) == ("ModelAccessDeniedError", ["m2"])
