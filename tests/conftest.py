@@ -21,6 +21,7 @@ from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.settings import Settings
+from tests.portal import Portal
 
 # The server the tests create their database on (trust auth on the machine's PostgreSQL).
 TEST_DATABASE_SERVER = os.environ.get(
@@ -154,3 +155,8 @@ async def dev_login(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@pytest.fixture
+def portal(client: httpx.AsyncClient) -> Portal:
+    return Portal(client)

@@ -22,7 +22,7 @@ from app.resources import Resources
 from app.services import reconcile
 from app.settings import Settings
 from tests.conftest import serve
-from tests.workflow.conftest import Portal
+from tests.portal import Portal
 
 
 class FaultyNetwork(httpx.AsyncBaseTransport):

@@ -15,7 +15,7 @@ from app.litellm_emulator import LiteLLMEmulator
 from app.resources import Resources
 from app.services import catalog, reconcile
 from tests import documents
-from tests.workflow.conftest import Portal
+from tests.portal import Portal
 
 
 def _user_news(emulator: LiteLLMEmulator) -> int:

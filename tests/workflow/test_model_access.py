@@ -20,7 +20,7 @@ from app.main import create_app
 from app.settings import ModelAccessEnforcement, Settings
 from tests import documents
 from tests.conftest import serve
-from tests.workflow.conftest import Portal
+from tests.portal import Portal
 
 
 async def _key_for_m1(portal: Portal) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from app.resources import Resources
 from app.settings import Settings
 from tests import documents
 from tests.conftest import serve
-from tests.workflow.conftest import Portal
+from tests.portal import Portal
 
 
 @contextmanager
