@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request URL at INFO; URLs to LiteLLM may carry key identifiers.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings()
     except ValidationError as exc:

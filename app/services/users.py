@@ -137,13 +137,14 @@ async def _create_in_litellm_unless_present(
         log.warning("LiteLLM user sync for %s failed: %s", user_id, exc)
         return litellm_unavailable(), str(exc)
     except LiteLLMError as exc:
-        log.warning("LiteLLM refused user %s: %s", user_id, exc)
+        # LiteLLM's own wording goes to the log only: it is not meant for portal users.
+        log.warning("LiteLLM refused user %s: %s (%s)", user_id, exc, exc.detail)
         return (
             Failure(
                 FailureCode.USER_NOT_FOUND_LITELLM,
                 "Your account could not be set up in LiteLLM yet. Please try again later.",
             ),
-            f"{exc} {exc.detail or ''}".strip(),
+            str(exc),
         )
     return None, None
 
