@@ -14,7 +14,7 @@ from starlette.routing import Route
 from app.auth import routes as auth_routes
 from app.auth.session import session_middleware
 from app.graphql.view import GraphQLView
-from app.http import authz, probes
+from app.http import authz, metrics, probes
 from app.resources import Resources
 from app.services import background
 from app.settings import DEV_LITELLM_MASTER_KEY, Settings
@@ -48,6 +48,7 @@ def create_app(
             *auth_routes.routes,
             *probes.routes,
             *authz.routes,
+            *metrics.routes,
         ],
         middleware=[session_middleware(settings)],
         lifespan=lifespan,

@@ -12,7 +12,7 @@ from app.db.engine import SessionFactory, create_engine, create_session_factory
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
-from app.services.counters import AccessCounters
+from app.services.counters import Counters
 from app.services.failures import Failure
 from app.services.singleflight import SingleFlight
 from app.settings import Settings
@@ -27,7 +27,7 @@ class Resources:
     litellm: LiteLLMClient
     # Concurrent LiteLLM user syncs for one user share one attempt.
     user_sync: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
-    access_counters: AccessCounters = field(default_factory=AccessCounters)
+    counters: Counters = field(default_factory=Counters)
 
     @classmethod
     def open(

@@ -4,6 +4,7 @@ import httpx
 
 from app.main import create_app
 from tests.conftest import GraphQL, make_settings, serve
+from tests.portal import Portal
 
 
 async def test_health_reports_ok_with_database_latency(gql: GraphQL) -> None:
@@ -45,3 +46,23 @@ async def test_probes_answer(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "database": "ok"}
+
+
+async def test_metrics_count_access_checks_and_show_the_breaker(
+    portal: Portal, client: httpx.AsyncClient
+) -> None:
+    await portal.login()
+    await client.get("/authz", params={"model": "m1"}, headers={"Authorization": "Bearer sk-x"})
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    samples = dict(
+        line.rsplit(" ", 1) for line in response.text.splitlines() if not line.startswith("#")
+    )
+    assert samples['litemaas_model_access_checks_total{outcome="invalid_key"}'] == "1"
+    assert samples['litemaas_model_access_checks_total{outcome="granted"}'] == "0"
+    assert samples['litemaas_litellm_user_syncs_total{outcome="succeeded"}'] == "1"
+    assert samples['litemaas_litellm_circuit_breaker_state{state="closed"}'] == "1"
+    assert samples['litemaas_litellm_circuit_breaker_state{state="open"}'] == "0"
+    assert samples["litemaas_litellm_up"] == "1"

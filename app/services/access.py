@@ -34,9 +34,9 @@ async def check_model_access(
 
     Failures: INVALID_API_KEY (missing, unknown, revoked or expired key), MODEL_ACCESS_DENIED.
     """
-    counters = resources.access_counters
+    counters = resources.counters
     if not secret:
-        counters.invalid_key += 1
+        counters.access_invalid_key += 1
         return _invalid_key()
     async with resources.sessions() as session:
         rows = (
@@ -48,24 +48,24 @@ async def check_model_access(
             )
         ).all()
     if not rows or not _usable(rows[0][1], rows[0][2]):
-        counters.invalid_key += 1
+        counters.access_invalid_key += 1
         return _invalid_key()
     key_id = rows[0][0]
     allowed = tuple(row[3] for row in rows if row[3] is not None)
     if model_id in allowed:
-        counters.granted += 1
+        counters.access_granted += 1
         return AccessGranted(model_id, allowed)
 
     enforcement = resources.settings.model_access_enforcement
     await _record_denial(resources, key_id=key_id, model_id=model_id, enforcement=enforcement)
     if enforcement is ModelAccessEnforcement.ENFORCE:
-        counters.denied += 1
+        counters.access_denied += 1
         return Failure(
             FailureCode.MODEL_ACCESS_DENIED,
             f"This API key may not call {model_id}",
             model_ids=(model_id,),
         )
-    counters.would_be_denied += 1
+    counters.access_would_be_denied += 1
     return AccessGranted(model_id, allowed, would_be_denied=True)
 
 

@@ -1,4 +1,4 @@
-"""Per-process counters, exported as metrics."""
+"""Per-process counters, exported on /metrics."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 
 @dataclass(slots=True)
-class AccessCounters:
-    """Outcomes of model-access checks (`modelAccess` and `/authz`)."""
-
-    granted: int = 0
-    denied: int = 0
-    would_be_denied: int = 0  # denied by the key, let through by log-only/off enforcement
-    invalid_key: int = 0
+class Counters:
+    # Model-access checks (`modelAccess` and `/authz`), by outcome.
+    access_granted: int = 0
+    access_denied: int = 0
+    access_would_be_denied: int = 0  # the key lacks the model; log-only/off let it through
+    access_invalid_key: int = 0
+    # LiteLLM user syncs (sign-in, before subscribe/key creation, reconciler).
+    user_sync_succeeded: int = 0
+    user_sync_failed: int = 0

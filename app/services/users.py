@@ -94,6 +94,10 @@ async def _sync_litellm_user(*, resources: Resources, user_id: uuid.UUID) -> Fai
         if user is None:
             raise LookupError(f"user {user_id} was deleted during its LiteLLM sync")
         _record_sync(user, resources.settings, reason)
+        if failure is None:
+            resources.counters.user_sync_succeeded += 1
+        else:
+            resources.counters.user_sync_failed += 1
         if failure is not None:
             audit.record(
                 session,

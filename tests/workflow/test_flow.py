@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db.models import ApiKey, AuditEvent
 from tests import documents
+from tests.portal import Portal
 from tests.workflow.conftest import Stack, assert_key_refused, assert_model_refused
 
 
@@ -92,3 +102,35 @@ async def test_revoke_deletes_the_key_in_litellm_and_is_idempotent(stack: Stack)
     assert first["apiKey"]["status"] == "REVOKED"
     assert first["apiKey"]["revokedAt"] == second["apiKey"]["revokedAt"]
     assert_key_refused(await stack.chat(secret, "m1"))
+
+
+async def test_audit_trail_and_logs_never_hold_the_secret(
+    portal: Portal, db_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    user_id = await portal.login()
+    subscription = (await portal.subscribe("m1"))["subscription"]
+    created = await portal.create_key(["m1"])
+    secret, key_id = created["secret"], created["apiKey"]["id"]
+    await portal.client.get(
+        "/authz", params={"model": "m2"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    await portal.revoke(key_id)
+    await portal.cancel(subscription["id"])
+
+    async with AsyncSession(db_engine) as session:
+        events = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.created_at)))).all()
+        stored_keys = (await session.exec(select(ApiKey))).all()
+    assert [(e.action, e.success) for e in events] == [
+        ("user.login", True),
+        ("subscription.create", True),
+        ("api_key.create", True),
+        ("api_key.access_denied", False),
+        ("api_key.revoke", True),
+        ("subscription.cancel", True),
+    ]
+    assert {str(e.actor_id) for e in events} == {user_id}
+    assert all(secret not in str(e.details) for e in events)
+    assert [k.secret_sha256 for k in stored_keys] == [hashlib.sha256(secret.encode()).hexdigest()]
+    assert secret not in caplog.text
+    assert secret[8:20] not in caplog.text

@@ -150,4 +150,4 @@ async def test_log_only_grants_but_records_the_would_be_denial(
     assert len(denials) == 3  # GraphQL and /authz in _check, and /authz again
     assert {d.details["model_id"] for d in denials} == {"m2"}
     assert all(d.success is False and "secret" not in str(d.details) for d in denials)
-    assert log_only_app.state.resources.access_counters.would_be_denied == 3
+    assert log_only_app.state.resources.counters.access_would_be_denied == 3
