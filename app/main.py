@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from app.auth import routes as auth_routes
 from app.auth.session import session_middleware
+from app.graphql import ide
 from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
 from app.resources import Resources
@@ -45,6 +46,7 @@ def create_app(
         routes=[
             # Route, not Mount: a Mount answers POST /graphql with a redirect to /graphql/.
             Route("/graphql", GraphQLView(resources)),
+            *ide.asset_routes(settings),
             *auth_routes.routes,
             *probes.routes,
             *authz.routes,

@@ -8,6 +8,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from app.auth.session import session_user_id
+from app.graphql import ide
 from app.graphql.context import Context
 from app.graphql.schema import create_schema
 from app.resources import Resources
@@ -22,6 +23,9 @@ class GraphQLView(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.resources = resources
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.graphiql_page()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -1,0 +1,157 @@
+// The frontend contract as the React app meets it: operations with their fragments, their
+// scenarios, and Apollo Client 4 running them. tests/frontend_contract/contract.py reads the
+// same files and applies the same rules from pytest; keep the two in step.
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache } from "@apollo/client";
+import { Kind, parse, visit } from "graphql";
+
+export const CONTRACT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const OPERATIONS_DIR = join(CONTRACT_DIR, "operations");
+const FRAGMENTS_DIR = join(CONTRACT_DIR, "fragments");
+
+export const possibleTypes = JSON.parse(
+  readFileSync(join(CONTRACT_DIR, "src", "generated", "possible-types.json"), "utf8"),
+).possibleTypes;
+
+function graphqlFiles(dir) {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".graphql"))
+    .sort();
+}
+
+function loadFragments() {
+  const fragments = new Map();
+  for (const file of graphqlFiles(FRAGMENTS_DIR)) {
+    const [definition] = parse(readFileSync(join(FRAGMENTS_DIR, file), "utf8")).definitions;
+    fragments.set(definition.name.value, definition);
+  }
+  return fragments;
+}
+
+function spreadNames(node) {
+  const names = new Set();
+  visit(node, { FragmentSpread: (spread) => void names.add(spread.name.value) });
+  return names;
+}
+
+/** Every operation as `{ name, kind, document, scenarios }`, its fragments appended. */
+export function loadOperations() {
+  const fragments = loadFragments();
+  return graphqlFiles(OPERATIONS_DIR).map((file) => {
+    const path = join(OPERATIONS_DIR, file);
+    const [operation] = parse(readFileSync(path, "utf8")).definitions;
+    const used = new Set();
+    const pending = [operation];
+    while (pending.length > 0) {
+      for (const name of spreadNames(pending.pop())) {
+        if (!used.has(name)) {
+          used.add(name);
+          pending.push(fragments.get(name));
+        }
+      }
+    }
+    const definitions = [operation, ...[...used].sort().map((name) => fragments.get(name))];
+    const fixture = JSON.parse(readFileSync(path.replace(/\.graphql$/, ".json"), "utf8"));
+    return {
+      name: basename(file, ".graphql"),
+      kind: operation.operation,
+      document: { kind: Kind.DOCUMENT, definitions },
+      scenarios: fixture.scenarios,
+    };
+  });
+}
+
+/** Where `actual` differs from `expected`; objects in `actual` may hold more keys. */
+export function mismatches(expected, actual, path = "$") {
+  if (expected !== null && typeof expected === "object" && !Array.isArray(expected)) {
+    if (actual === null || typeof actual !== "object" || Array.isArray(actual)) {
+      return [`${path}: expected an object, got ${JSON.stringify(actual)}`];
+    }
+    return Object.entries(expected).flatMap(([key, value]) =>
+      key in actual ? mismatches(value, actual[key], `${path}.${key}`) : [`${path}.${key}: missing`],
+    );
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual) || actual.length !== expected.length) {
+      return [`${path}: expected ${expected.length} items, got ${JSON.stringify(actual)}`];
+    }
+    return expected.flatMap((item, index) => mismatches(item, actual[index], `${path}[${index}]`));
+  }
+  return expected === actual
+    ? []
+    : [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+}
+
+/** Runs a document the way the React app does: Apollo Client with the generated possibleTypes. */
+export async function runWithApollo({ link, cache, document, kind, variables }) {
+  const client = new ApolloClient({ link, cache });
+  try {
+    const result =
+      kind === "mutation"
+        ? await client.mutate({ mutation: document, variables, errorPolicy: "all" })
+        : await client.query({
+            query: document,
+            variables,
+            fetchPolicy: "network-only",
+            errorPolicy: "all",
+          });
+    if (result.error && !CombinedGraphQLErrors.is(result.error)) throw result.error;
+    return {
+      data: result.data ?? null,
+      ...(result.error ? { errors: result.error.errors } : {}),
+    };
+  } finally {
+    client.stop();
+  }
+}
+
+/** One scenario against the service at `baseUrl`: `{ problems, apollo }`, no problems = passed. */
+export async function checkScenario({ baseUrl, operation, scenario }) {
+  const variables = scenario.variables ?? {};
+  const headers = {};
+  if (scenario.signIn) {
+    const login = await fetch(`${baseUrl}/auth/dev-login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(scenario.signIn),
+    });
+    if (!login.ok) {
+      return { problems: [`dev login answered ${login.status}: ${await login.text()}`], apollo: null };
+    }
+    headers.cookie = login.headers.getSetCookie().map((cookie) => cookie.split(";")[0]).join("; ");
+  }
+  // The body as it came over the wire, to compare with what Apollo hands the app.
+  let raw = null;
+  const recordingFetch = async (input, init) => {
+    const response = await fetch(input, init);
+    raw = await response.clone().json();
+    return response;
+  };
+  const apollo = await runWithApollo({
+    link: new HttpLink({ uri: `${baseUrl}/graphql`, headers, fetch: recordingFetch }),
+    cache: new InMemoryCache({ possibleTypes }),
+    document: operation.document,
+    kind: operation.kind,
+    variables,
+  });
+
+  if (raw === null) return { problems: ["Apollo sent no request"], apollo };
+  const problems = [];
+  if (!("errors" in scenario.expect) && (raw.errors || apollo.errors)) {
+    problems.push(`unexpected errors: ${JSON.stringify(raw.errors ?? apollo.errors)}`);
+  }
+  problems.push(...mismatches(scenario.expect, apollo));
+  problems.push(...lostByApollo(raw.data, apollo.data));
+  return { problems, apollo };
+}
+
+/**
+ * What the service answered but the app does not get: Apollo's cache silently drops the
+ * fields of union members it cannot match to a fragment (possibleTypes missing or stale).
+ */
+export function lostByApollo(answered, received) {
+  return mismatches(answered, received).map((problem) => `Apollo lost ${problem}`);
+}
