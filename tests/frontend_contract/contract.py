@@ -1,6 +1,6 @@
 """The frontend contract as files: operations, fragments, their scenarios, the error catalogue.
 
-`frontend-contract/scripts/smoke.mjs` reads the same files and applies the same rules to
+`frontend-contract/lib/contract.mjs` reads the same files and applies the same rules to
 Apollo Client's results; keep the two in step.
 """
 
@@ -191,7 +191,8 @@ def mismatches(expected: Any, actual: Any, path: str = "$") -> list[str]:
             for index, (item, got) in enumerate(zip(expected, actual, strict=True))
             for problem in mismatches(item, got, f"{path}[{index}]")
         ]
-    if type(expected) is not type(actual) or expected != actual:
+    # As in JavaScript, 1 and 1.0 are equal, but true is not 1.
+    if isinstance(expected, bool) != isinstance(actual, bool) or expected != actual:
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return []
 

@@ -164,6 +164,7 @@ def test_the_result_union_rule(document: str, problem: str | None) -> None:
         ({"me": {"id": "1"}}, {"me": {}}, "$.me.id: missing"),
         ({"roles": ["user"]}, {"roles": ["admin", "user"]}, "$.roles: expected 1 items"),
         ({"count": 1}, {"count": True}, "$.count: expected 1, got True"),
+        ({"latencyMs": 1}, {"latencyMs": 1.0}, None),
     ],
 )
 def test_scenario_expectations_match_as_a_subset(
