@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from graphql import FragmentDefinitionNode, build_schema, parse, validate
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
-from app.main import create_app
-from tests.conftest import make_settings, serve
+from app.litellm_emulator import LiteLLMEmulator
+from app.main import EMULATOR_MODELS, create_app
+from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.frontend_contract.contract import (
     FRAGMENTS_DIR,
     OPERATIONS_DIR,
@@ -67,9 +70,7 @@ def test_operation_asks_result_unions_for_typename_and_user_error(operation: Ope
 async def test_operation_scenario_against_the_service(
     operation: Operation, scenario: Scenario, database_url: str, db_engine: AsyncEngine
 ) -> None:
-    overrides = {key.lower(): value for key, value in scenario.settings.items()}
-    settings = make_settings(**{"database_url": database_url, **overrides})
-    async with serve(create_app(settings)) as client:
+    async with serve(_app_for(scenario, database_url)) as client:
         if scenario.sign_in is not None:
             login = await client.post("/auth/dev-login", json=scenario.sign_in)
             assert login.status_code == 200, login.text
@@ -88,6 +89,24 @@ async def test_operation_scenario_against_the_service(
         assert "errors" not in body, f"unexpected errors: {body['errors']}"
     problems = mismatches(scenario.expect, body)
     assert not problems, "\n".join(problems)
+
+
+def _app_for(scenario: Scenario, database_url: str) -> Starlette:
+    """The service as `litemaas-bff dev` runs it: LiteLLM is the emulator unless a scenario
+    names its own LITELLM_URL (e.g. one where nothing listens)."""
+    overrides = {key.lower(): value for key, value in scenario.settings.items()}
+    if "litellm_url" in overrides:
+        return create_app(make_settings(**{"database_url": database_url, **overrides}))
+    emulator = LiteLLMEmulator(master_key=EMULATOR_MASTER_KEY, models=list(EMULATOR_MODELS))
+    settings = make_settings(
+        **{
+            "database_url": database_url,
+            "litellm_url": EMULATOR_URL,
+            "litellm_master_key": EMULATOR_MASTER_KEY,
+            **overrides,
+        }
+    )
+    return create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))
 
 
 # The rule itself, on a schema where it has something to check (the real one grows into it).
