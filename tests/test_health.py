@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import httpx
 
+from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
-from tests.conftest import GraphQL, make_settings, serve
+from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, GraphQL, make_settings, serve
 from tests.portal import Portal
 
 
@@ -25,10 +26,17 @@ async def test_health_reports_ok_with_database_latency(gql: GraphQL) -> None:
     assert 0 < body["data"]["health"]["database"]["latencyMs"] < 5000
 
 
-async def test_health_reports_down_when_the_database_is_unreachable() -> None:
-    # Nothing listens on port 1: connecting fails at once.
-    settings = make_settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    async with serve(create_app(settings)) as client:
+async def test_health_reports_down_when_the_database_is_unreachable(
+    emulator: LiteLLMEmulator,
+) -> None:
+    # Nothing listens on port 1: connecting fails at once. LiteLLM is up.
+    settings = make_settings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        litellm_url=EMULATOR_URL,
+        litellm_master_key=EMULATOR_MASTER_KEY,
+    )
+    app = create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    async with serve(app) as client:
         response = await client.post(
             "/graphql", json={"query": "{ health { status database { status error } } }"}
         )

@@ -15,11 +15,17 @@ log = logging.getLogger(__name__)
 
 
 async def start_up(*, resources: Resources) -> None:
-    """First catalogue sync and probe, before serving; a LiteLLM failure is logged, not fatal."""
+    """First catalogue sync and probe, before serving.
+
+    Neither LiteLLM nor the database being down stops the service from starting: it then
+    reports the outage on `health` and /readyz, and the periodic jobs catch up.
+    """
     try:
         await catalog.sync_models(resources=resources)
     except LiteLLMError as exc:
         log.warning("model catalogue not synced at start (serving the last one): %s", exc)
+    except Exception:
+        log.exception("model catalogue not synced at start: the database failed")
     await health.probe_litellm(resources=resources)
 
 
