@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+OIDC_PROVIDER := tests/auth/oidc-provider
 
 .PHONY: run test lint schema
 
@@ -20,7 +21,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The OpenID provider the SSO tests sign in with (Node.js, from the committed lockfile).
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
+
+test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json
 	$(BIN)/pytest
 
 schema: $(INSTALLED)

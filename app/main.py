@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from app.auth import routes as auth_routes
+from app.auth.providers import identity_provider
 from app.auth.session import session_middleware
 from app.graphql import ide
 from app.graphql.view import GraphQLView
@@ -56,6 +57,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.resources = resources
+    app.state.identity_provider = identity_provider(settings)
     return app
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development defaults: good enough to run on a laptop, refused in production.
 DEV_SESSION_SECRET = "dev-session-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -66,6 +68,27 @@ class Settings(BaseSettings):
         "litemaas-users": "user",
     }
 
+    # Where browsers reach this service; the SSO callback is PUBLIC_URL/auth/callback.
+    public_url: str | None = None
+    # Absolute `redirect` targets allowed after login (relative paths always are).
+    frontend_origins: Annotated[list[str], NoDecode] = []
+    post_logout_redirect_url: str | None = None
+
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_groups_claim: str = "groups"
+
+    # The cluster's API server: it serves the OAuth metadata and the user and group API.
+    openshift_api_url: str | None = None
+    openshift_client_id: str | None = None
+    openshift_client_secret: SecretStr | None = None
+
+    # TLS towards the identity provider: a CA bundle for self-signed clusters, or no checks.
+    auth_ca_bundle: str | None = None
+    auth_verify_tls: bool = True
+
     default_user_max_budget: float = 100.0
     default_user_tpm_limit: int = 100_000
     default_user_rpm_limit: int = 120
@@ -86,6 +109,14 @@ class Settings(BaseSettings):
         return not self.is_production
 
     @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def post_logout_url(self) -> str:
+        return self.post_logout_redirect_url or f"{self.base_url}/"
+
+    @property
     def async_database_url(self) -> str:
         """The URL with an async driver, whichever spelling the operator used."""
         url = self.database_url
@@ -97,6 +128,44 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return driver + url.removeprefix(plain)
         return url
+
+    @field_validator("frontend_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("frontend_origins")
+    @classmethod
+    def _origins_are_bare(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(f"FRONTEND_ORIGINS: {origin!r} is not an origin like https://host")
+        return [origin.lower() for origin in origins]
+
+    @model_validator(mode="after")
+    def _refuse_incomplete_sso(self) -> Settings:
+        missing = [name for name, value in self._sso_requirements() if not value]
+        if missing:
+            raise ValueError(f"AUTH_MODE={self.auth_mode} needs {', '.join(missing)}")
+        return self
+
+    def _sso_requirements(self) -> list[tuple[str, object]]:
+        if self.auth_mode is AuthMode.OIDC:
+            return [
+                ("OIDC_ISSUER", self.oidc_issuer),
+                ("OIDC_CLIENT_ID", self.oidc_client_id),
+                ("OIDC_CLIENT_SECRET", _secret(self.oidc_client_secret)),
+            ]
+        if self.auth_mode is AuthMode.OPENSHIFT:
+            return [
+                ("OPENSHIFT_API_URL", self.openshift_api_url),
+                ("OPENSHIFT_CLIENT_ID", self.openshift_client_id),
+                ("OPENSHIFT_CLIENT_SECRET", _secret(self.openshift_client_secret)),
+            ]
+        return []
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -116,6 +185,13 @@ class Settings(BaseSettings):
             problems.append("LITELLM_MASTER_KEY must be set")
         if self.auth_mode is AuthMode.DEV:
             problems.append("AUTH_MODE=dev is not allowed in production (use oidc or openshift)")
+        if not self.public_url or not self.public_url.startswith("https://"):
+            # The session cookie is Secure in production: over plain HTTP nobody stays signed in.
+            problems.append("PUBLIC_URL must be set to the https:// address browsers use")
         if problems:
             raise ValueError("refusing to start with ENV=production: " + "; ".join(problems))
         return self
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""

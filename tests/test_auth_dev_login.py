@@ -13,10 +13,18 @@ from app.settings import AuthMode, Environment
 from tests.conftest import GraphQL, dev_login, make_settings, serve
 
 ME = "{ me { id username email roles litellmSyncStatus } }"
+# What AUTH_MODE=oidc needs in any environment.
+SSO = {
+    "oidc_issuer": "https://sso.example.com",
+    "oidc_client_id": "litemaas",
+    "oidc_client_secret": "an-oidc-client-secret",
+}
 PRODUCTION_SECRETS = {
     "session_secret": "x" * 48,
     "litellm_url": "http://127.0.0.1:9",
     "litellm_master_key": "sk-a-real-master-key",
+    "public_url": "https://litemaas.example.com",
+    **SSO,
 }
 
 
@@ -109,7 +117,7 @@ async def test_dev_login_is_404_in_production(database_url: str, db_engine: Asyn
 
 
 async def test_dev_login_is_404_when_auth_mode_is_sso(database_url: str) -> None:
-    settings = make_settings(database_url=database_url, auth_mode=AuthMode.OIDC)
+    settings = make_settings(database_url=database_url, auth_mode=AuthMode.OIDC, **SSO)
     async with serve(create_app(settings)) as client:
         response = await client.post(
             "/auth/dev-login", json={"username": "mallory", "email": "m@example.com"}

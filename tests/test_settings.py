@@ -12,6 +12,16 @@ PRODUCTION = {
     "session_secret": "s" * 48,
     "litellm_url": "http://127.0.0.1:9",
     "litellm_master_key": "sk-a-real-master-key",
+    "public_url": "https://litemaas.example.com",
+    "oidc_issuer": "https://sso.example.com",
+    "oidc_client_id": "litemaas",
+    "oidc_client_secret": "an-oidc-client-secret",
+}
+OPENSHIFT = {
+    "auth_mode": AuthMode.OPENSHIFT,
+    "openshift_api_url": "https://api.cluster.example.com:6443",
+    "openshift_client_id": "litemaas",
+    "openshift_client_secret": "an-oauth-client-secret",
 }
 
 
@@ -40,6 +50,14 @@ def test_production_with_every_secret_set_is_accepted() -> None:
         ({"litellm_master_key": None}, "LITELLM_MASTER_KEY"),
         ({"litellm_url": None}, "LITELLM_URL"),
         ({"auth_mode": AuthMode.DEV}, "AUTH_MODE=dev"),
+        ({"public_url": None}, "PUBLIC_URL"),
+        ({"public_url": "http://litemaas.example.com"}, "PUBLIC_URL"),
+        ({"oidc_issuer": None}, "OIDC_ISSUER"),
+        ({"oidc_client_id": None}, "OIDC_CLIENT_ID"),
+        ({"oidc_client_secret": None}, "OIDC_CLIENT_SECRET"),
+        ({**OPENSHIFT, "openshift_api_url": None}, "OPENSHIFT_API_URL"),
+        ({**OPENSHIFT, "openshift_client_id": None}, "OPENSHIFT_CLIENT_ID"),
+        ({**OPENSHIFT, "openshift_client_secret": ""}, "OPENSHIFT_CLIENT_SECRET"),
     ],
 )
 def test_production_refuses_default_or_missing_secrets(
@@ -49,6 +67,43 @@ def test_production_refuses_default_or_missing_secrets(
         make_settings(**{**PRODUCTION, **override})
 
 
+def test_production_accepts_openshift_with_its_own_settings() -> None:
+    settings = make_settings(**{**PRODUCTION, **OPENSHIFT})
+
+    assert settings.auth_mode is AuthMode.OPENSHIFT
+    assert settings.base_url == "https://litemaas.example.com"
+
+
+def test_sso_settings_are_required_in_development_too() -> None:
+    with pytest.raises(ValidationError, match="AUTH_MODE=openshift needs OPENSHIFT_API_URL"):
+        make_settings(auth_mode=AuthMode.OPENSHIFT)
+
+
+def test_frontend_origins_from_the_environment_are_comma_separated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRONTEND_ORIGINS", "https://Portal.example.com, http://127.0.0.1:3000")
+
+    settings = make_settings()
+
+    assert settings.frontend_origins == ["https://portal.example.com", "http://127.0.0.1:3000"]
+
+
+@pytest.mark.parametrize(
+    "origin", ["portal.example.com", "https://portal.example.com/app", "ftp://portal.example.com"]
+)
+def test_frontend_origins_must_be_bare_origins(origin: str) -> None:
+    with pytest.raises(ValidationError, match="FRONTEND_ORIGINS"):
+        make_settings(frontend_origins=[origin])
+
+
+def test_without_public_url_the_service_is_where_it_listens() -> None:
+    settings = make_settings(port=4242)
+
+    assert settings.base_url == "http://127.0.0.1:4242"
+    assert settings.post_logout_url == "http://127.0.0.1:4242/"
+
+
 def test_production_refuses_the_default_session_secret_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -56,6 +111,10 @@ def test_production_refuses_the_default_session_secret_from_the_environment(
     monkeypatch.setenv("AUTH_MODE", "oidc")
     monkeypatch.setenv("LITELLM_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-a-real-master-key")
+    monkeypatch.setenv("PUBLIC_URL", "https://litemaas.example.com")
+    monkeypatch.setenv("OIDC_ISSUER", "https://sso.example.com")
+    monkeypatch.setenv("OIDC_CLIENT_ID", "litemaas")
+    monkeypatch.setenv("OIDC_CLIENT_SECRET", "an-oidc-client-secret")
 
     with pytest.raises(ValidationError, match="SESSION_SECRET"):
         make_settings()

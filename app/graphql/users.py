@@ -1,4 +1,4 @@
-"""The `User` type and the `me` query."""
+"""The `User` type, the `me` query and the administrators' `users` list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import strawberry
 from app.db import models
 from app.graphql.context import Info
 from app.graphql.errors import LitellmUnavailableError, UserNotFoundLitellmError, user_error
-from app.graphql.permissions import IsAuthenticated
+from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
 
 strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
@@ -44,6 +44,15 @@ class UserQuery:
     async def me(self, info: Info) -> UserType | None:
         user = await info.context.current_user()
         return UserType.from_model(user) if user is not None else None
+
+    @strawberry.field(
+        description="Every user, by username (administrators only); at most `first` of them.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def users(self, info: Info, first: int = 100) -> list[UserType]:
+        async with info.context.resources.sessions() as session:
+            found = await users.list_by_username(session=session, limit=first)
+        return [UserType.from_model(user) for user in found]
 
 
 @strawberry.type

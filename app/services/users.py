@@ -21,6 +21,7 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 BASE_ROLE = "user"
+MAX_USERS_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,13 @@ def roles_from_groups(groups: Iterable[str], role_groups: Mapping[str, str]) -> 
 
 async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def list_by_username(*, session: AsyncSession, limit: int) -> list[User]:
+    """Users ordered by username, at most `limit` (clamped to 1..MAX_USERS_PAGE)."""
+    limit = max(1, min(limit, MAX_USERS_PAGE))
+    found = await session.exec(select(User).order_by(col(User.username), col(User.id)).limit(limit))
+    return list(found.all())
 
 
 async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
