@@ -1,0 +1,225 @@
+"""A person signing in: headless Chromium, panva's oidc-provider and the service under uvicorn.
+
+Everything runs on 127.0.0.1; any request the browser makes elsewhere fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from app.main import create_app
+from tests.auth.conftest import oidc_settings
+from tests.auth.oidc_provider import running_oidc_provider
+from tests.auth.servers import loopback_socket, serving, socket_url
+
+playwright_api = pytest.importorskip(
+    "playwright.async_api", reason="playwright (the dev extra) is needed for browser tests"
+)
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ME = "{ me { username email roles litellmSyncStatus } }"
+# A LiteLLM that works, for the sync cases: the real proxy beside the tests by default.
+LITELLM_URL = os.environ.get("LITELLM_CONTRACT_URL", "http://127.0.0.1:4000")
+LITELLM_MASTER_KEY = os.environ.get("LITELLM_CONTRACT_MASTER_KEY", "sk-peer-master")
+# Nothing listens on port 1: connecting fails at once.
+LITELLM_DOWN_URL = "http://127.0.0.1:1"
+
+
+@dataclass
+class Browser:
+    """A fresh Chromium profile that refuses, and remembers, any request off loopback."""
+
+    context: Any
+    off_loopback: list[str] = field(default_factory=list)
+
+    async def guard(self, route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            self.off_loopback.append(route.request.url)
+            await route.abort()
+
+
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Any]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(
+            f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} "
+            "(apt-get install chromium; .ci/run does it)"
+        )
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def browser(chromium: Any) -> AsyncIterator[Browser]:
+    context = await chromium.new_context()
+    guarded = Browser(context)
+    await context.route("**/*", guarded.guard)
+    yield guarded
+    await context.close()
+    assert guarded.off_loopback == [], "the browser reached for hosts off loopback"
+
+
+@asynccontextmanager
+async def service_with_provider(database_url: str, **settings: Any) -> AsyncIterator[str]:
+    """The provider and the service, each on its own 127.0.0.1 port; yields the service URL."""
+    sock = loopback_socket()
+    app_url = socket_url(sock)
+    async with running_oidc_provider([app_url]) as provider:
+        app = create_app(
+            oidc_settings(database_url, provider.issuer, public_url=app_url, **settings)
+        )
+        async with serving(app, sock):
+            yield app_url
+
+
+async def sign_in(page: Any, app_url: str, login: str, *, redirect: str) -> None:
+    """Open the login URL, fill the provider's form, consent, and land back on `redirect`."""
+    await page.goto(f"{app_url}/auth/login?redirect={redirect}")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", "correct horse battery staple")
+    await page.click("button[type=submit]")
+    await page.get_by_role("button", name="Continue").click()
+    await page.wait_for_url(f"{app_url}{redirect}")
+
+
+async def graphql_from_page(page: Any, query: str) -> dict[str, Any]:
+    """POST to /graphql from the page itself, with the browser's own cookies."""
+    body: dict[str, Any] = await page.evaluate(
+        """async (query) => {
+            const response = await fetch('/graphql', {
+                method: 'POST',
+                headers: {'content-type': 'application/json'},
+                body: JSON.stringify({query}),
+            });
+            return await response.json();
+        }""",
+        query,
+    )
+    return body
+
+
+async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups(
+    database_url: str, browser: Browser
+) -> None:
+    async with service_with_provider(database_url) as app_url:
+        page = await browser.context.new_page()
+        await page.goto(f"{app_url}/auth/login?redirect=/healthz")
+        login_page = urlsplit(page.url)
+        await page.fill("input[name=login]", "ada")
+        await page.fill("input[name=password]", "correct horse battery staple")
+        await page.click("button[type=submit]")
+        consent_text = await page.text_content("body")
+        await page.get_by_role("button", name="Continue").click()
+        await page.wait_for_url(f"{app_url}/healthz")
+        landed_on = await page.text_content("body")
+        me = await graphql_from_page(page, ME)
+        [cookie] = [c for c in await browser.context.cookies() if c["name"] == "litemaas_session"]
+
+        # Signing out ends the provider's session too, then comes back here.
+        await page.evaluate(
+            """() => {
+                const form = document.createElement('form');
+                form.method = 'post';
+                form.action = '/auth/logout';
+                document.body.appendChild(form);
+                form.submit();
+            }"""
+        )
+        await page.get_by_role("button", name="Yes, sign me out").click()
+        await page.wait_for_url(f"{app_url}/")
+        after_logout = await graphql_from_page(page, ME)
+
+    assert login_page.port != urlsplit(app_url).port  # the provider's own page
+    assert consent_text is not None
+    assert "groups" in consent_text
+    assert landed_on == "ok"
+    assert me == {
+        "data": {
+            "me": {
+                "username": "ada",
+                "email": "ada@example.com",
+                "roles": ["admin", "user"],
+                "litellmSyncStatus": me["data"]["me"]["litellmSyncStatus"],
+            }
+        }
+    }
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is False  # development over plain http
+    assert after_logout == {"data": {"me": None}}
+
+
+class SyncStatusMismatchError(AssertionError):
+    """The login worked, but `litellmSyncStatus` is not what LiteLLM's state calls for."""
+
+
+def _expect_sync_status(me: dict[str, Any], expected: str) -> None:
+    if me["litellmSyncStatus"] != expected:
+        raise SyncStatusMismatchError(f"litellmSyncStatus is {me['litellmSyncStatus']}")
+
+
+PENDING_SYNC = pytest.mark.xfail(
+    strict=True,
+    raises=SyncStatusMismatchError,
+    reason="users.sign_in does not ensure the LiteLLM user yet; it records PENDING",
+)
+
+
+@PENDING_SYNC
+async def test_sign_in_with_a_working_litellm_is_synced(
+    database_url: str, browser: Browser
+) -> None:
+    try:
+        async with httpx.AsyncClient() as client:
+            await client.get(f"{LITELLM_URL}/health/liveliness", timeout=2)
+    except httpx.HTTPError:
+        pytest.skip(f"no LiteLLM at {LITELLM_URL} (set LITELLM_CONTRACT_URL)")
+    async with service_with_provider(
+        database_url, litellm_url=LITELLM_URL, litellm_master_key=LITELLM_MASTER_KEY
+    ) as app_url:
+        page = await browser.context.new_page()
+        await sign_in(page, app_url, "ben", redirect="/healthz")
+        me = (await graphql_from_page(page, ME))["data"]["me"]
+
+    assert me["username"] == "ben"
+    _expect_sync_status(me, "SYNCED")
+
+
+@PENDING_SYNC
+async def test_sign_in_with_litellm_down_still_signs_in_and_records_the_error(
+    database_url: str, browser: Browser
+) -> None:
+    async with service_with_provider(
+        database_url, litellm_url=LITELLM_DOWN_URL, litellm_master_key=LITELLM_MASTER_KEY
+    ) as app_url:
+        page = await browser.context.new_page()
+        await sign_in(page, app_url, "cy", redirect="/healthz")
+        me = (await graphql_from_page(page, ME))["data"]["me"]
+
+    assert me["username"] == "cy"
+    _expect_sync_status(me, "ERROR")
