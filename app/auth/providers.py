@@ -65,7 +65,7 @@ class IdentityProvider(Protocol):
         ...
 
     async def identity(self, request: Request) -> LoginIdentity | LoginRefused:
-        """Finish a login from the provider's callback; the pending state is always removed."""
+        """Finish a login from the provider's callback: who signed in, or why nobody did."""
         ...
 
     async def end_session_url(self, post_logout_url: str) -> str | None:

@@ -322,3 +322,10 @@ async def test_the_provider_being_down_is_a_502_not_a_crash(database_url: str) -
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "IDENTITY_PROVIDER_UNAVAILABLE"
+
+
+async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncClient) -> None:
+    login = await client.get("/auth/login")
+    callback = await client.get("/auth/callback", params={"code": "c", "state": "s"})
+
+    assert (login.status_code, callback.status_code) == (404, 404)
