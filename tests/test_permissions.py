@@ -56,4 +56,4 @@ async def test_an_anonymous_caller_is_unauthenticated(gql: GraphQL) -> None:
     assert body["data"] is None
     [error] = body["errors"]
     assert error["extensions"] == {"code": "UNAUTHENTICATED"}
-    assert error["message"] == "Sign in first"
+    assert error["message"] == "Sign in to do this."

@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from tests.auth.conftest import oidc_settings
 from tests.auth.oidc_provider import running_oidc_provider
 from tests.auth.servers import loopback_socket, serving, socket_url
+from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="playwright (the dev extra) is needed for browser tests"
@@ -36,10 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ME = "{ me { username email roles litellmSyncStatus } }"
-# A LiteLLM that works, for the sync cases: the real proxy beside the tests by default.
-LITELLM_URL = os.environ.get("LITELLM_CONTRACT_URL", "http://127.0.0.1:4000")
-LITELLM_MASTER_KEY = os.environ.get("LITELLM_CONTRACT_MASTER_KEY", "sk-peer-master")
+ME = "{ me { id username email roles litellmSyncStatus } }"
 # Nothing listens on port 1: connecting fails at once.
 LITELLM_DOWN_URL = "http://127.0.0.1:1"
 
@@ -85,13 +84,21 @@ async def browser(chromium: Any) -> AsyncIterator[Browser]:
 
 
 @asynccontextmanager
-async def service_with_provider(database_url: str, **settings: Any) -> AsyncIterator[str]:
-    """The provider and the service, each on its own 127.0.0.1 port; yields the service URL."""
+async def service_with_provider(
+    database_url: str, *, litellm: LiteLLMEmulator | None = None, **settings: Any
+) -> AsyncIterator[str]:
+    """The provider and the service, each on its own 127.0.0.1 port; yields the service URL.
+
+    With `litellm`, the service's LiteLLM is that in-process emulator.
+    """
     sock = loopback_socket()
     app_url = socket_url(sock)
+    if litellm is not None:
+        settings |= {"litellm_url": EMULATOR_URL, "litellm_master_key": EMULATOR_MASTER_KEY}
     async with running_oidc_provider([app_url]) as provider:
         app = create_app(
-            oidc_settings(database_url, provider.issuer, public_url=app_url, **settings)
+            oidc_settings(database_url, provider.issuer, public_url=app_url, **settings),
+            litellm_transport=httpx.ASGITransport(app=litellm.app) if litellm else None,
         )
         async with serving(app, sock):
             yield app_url
@@ -124,9 +131,9 @@ async def graphql_from_page(page: Any, query: str) -> dict[str, Any]:
 
 
 async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups(
-    database_url: str, browser: Browser
+    database_url: str, browser: Browser, emulator: LiteLLMEmulator
 ) -> None:
-    async with service_with_provider(database_url) as app_url:
+    async with service_with_provider(database_url, litellm=emulator) as app_url:
         page = await browser.context.new_page()
         await page.goto(f"{app_url}/auth/login?redirect=/healthz")
         login_page = urlsplit(page.url)
@@ -161,10 +168,11 @@ async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups
     assert me == {
         "data": {
             "me": {
+                "id": me["data"]["me"]["id"],
                 "username": "ada",
                 "email": "ada@example.com",
                 "roles": ["admin", "user"],
-                "litellmSyncStatus": me["data"]["me"]["litellmSyncStatus"],
+                "litellmSyncStatus": "SYNCED",
             }
         }
     }
@@ -174,52 +182,28 @@ async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups
     assert after_logout == {"data": {"me": None}}
 
 
-class SyncStatusMismatchError(AssertionError):
-    """The login worked, but `litellmSyncStatus` is not what LiteLLM's state calls for."""
-
-
-def _expect_sync_status(me: dict[str, Any], expected: str) -> None:
-    if me["litellmSyncStatus"] != expected:
-        raise SyncStatusMismatchError(f"litellmSyncStatus is {me['litellmSyncStatus']}")
-
-
-PENDING_SYNC = pytest.mark.xfail(
-    strict=True,
-    raises=SyncStatusMismatchError,
-    reason="users.sign_in does not ensure the LiteLLM user yet; it records PENDING",
-)
-
-
-@PENDING_SYNC
-async def test_sign_in_with_a_working_litellm_is_synced(
-    database_url: str, browser: Browser
+async def test_sign_in_with_a_working_litellm_is_synced_there(
+    database_url: str, browser: Browser, emulator: LiteLLMEmulator
 ) -> None:
-    try:
-        async with httpx.AsyncClient() as client:
-            await client.get(f"{LITELLM_URL}/health/liveliness", timeout=2)
-    except httpx.HTTPError:
-        pytest.skip(f"no LiteLLM at {LITELLM_URL} (set LITELLM_CONTRACT_URL)")
-    async with service_with_provider(
-        database_url, litellm_url=LITELLM_URL, litellm_master_key=LITELLM_MASTER_KEY
-    ) as app_url:
+    async with service_with_provider(database_url, litellm=emulator) as app_url:
         page = await browser.context.new_page()
         await sign_in(page, app_url, "ben", redirect="/healthz")
         me = (await graphql_from_page(page, ME))["data"]["me"]
 
     assert me["username"] == "ben"
-    _expect_sync_status(me, "SYNCED")
+    assert me["litellmSyncStatus"] == "SYNCED"
+    assert list(emulator.users) == [me["id"]]
 
 
-@PENDING_SYNC
 async def test_sign_in_with_litellm_down_still_signs_in_and_records_the_error(
     database_url: str, browser: Browser
 ) -> None:
     async with service_with_provider(
-        database_url, litellm_url=LITELLM_DOWN_URL, litellm_master_key=LITELLM_MASTER_KEY
+        database_url, litellm_url=LITELLM_DOWN_URL, litellm_master_key="sk-unused"
     ) as app_url:
         page = await browser.context.new_page()
         await sign_in(page, app_url, "cy", redirect="/healthz")
         me = (await graphql_from_page(page, ME))["data"]["me"]
 
     assert me["username"] == "cy"
-    _expect_sync_status(me, "ERROR")
+    assert me["litellmSyncStatus"] == "ERROR"
