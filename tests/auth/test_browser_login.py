@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
@@ -22,10 +23,6 @@ from tests.auth.conftest import oidc_settings
 from tests.auth.oidc_provider import running_oidc_provider
 from tests.auth.servers import loopback_socket, serving, socket_url
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL
-
-playwright_api = pytest.importorskip(
-    "playwright.async_api", reason="playwright (the dev extra) is needed for browser tests"
-)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +41,13 @@ LITELLM_DOWN_URL = "http://127.0.0.1:1"
 
 
 @dataclass
-class Browser:
+class GuardedBrowser:
     """A fresh Chromium profile that refuses, and remembers, any request off loopback."""
 
-    context: Any
+    context: BrowserContext
     off_loopback: list[str] = field(default_factory=list)
 
-    async def guard(self, route: Any) -> None:
+    async def guard(self, route: Route) -> None:
         if urlsplit(route.request.url).hostname == "127.0.0.1":
             await route.continue_()
         else:
@@ -59,13 +56,13 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-async def chromium() -> AsyncIterator[Any]:
+async def chromium() -> AsyncIterator[Browser]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip(
             f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} "
             "(apt-get install chromium; .ci/run does it)"
         )
-    async with playwright_api.async_playwright() as playwright:
+    async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
@@ -74,9 +71,9 @@ async def chromium() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def browser(chromium: Any) -> AsyncIterator[Browser]:
+async def browser(chromium: Browser) -> AsyncIterator[GuardedBrowser]:
     context = await chromium.new_context()
-    guarded = Browser(context)
+    guarded = GuardedBrowser(context)
     await context.route("**/*", guarded.guard)
     yield guarded
     await context.close()
@@ -104,7 +101,7 @@ async def service_with_provider(
             yield app_url
 
 
-async def sign_in(page: Any, app_url: str, login: str, *, redirect: str) -> None:
+async def sign_in(page: Page, app_url: str, login: str, *, redirect: str) -> None:
     """Open the login URL, fill the provider's form, consent, and land back on `redirect`."""
     await page.goto(f"{app_url}/auth/login?redirect={redirect}")
     await page.fill("input[name=login]", login)
@@ -114,7 +111,7 @@ async def sign_in(page: Any, app_url: str, login: str, *, redirect: str) -> None
     await page.wait_for_url(f"{app_url}{redirect}")
 
 
-async def graphql_from_page(page: Any, query: str) -> dict[str, Any]:
+async def graphql_from_page(page: Page, query: str) -> dict[str, Any]:
     """POST to /graphql from the page itself, with the browser's own cookies."""
     body: dict[str, Any] = await page.evaluate(
         """async (query) => {
@@ -131,7 +128,7 @@ async def graphql_from_page(page: Any, query: str) -> dict[str, Any]:
 
 
 async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups(
-    database_url: str, browser: Browser, emulator: LiteLLMEmulator
+    database_url: str, browser: GuardedBrowser, emulator: LiteLLMEmulator
 ) -> None:
     async with service_with_provider(database_url, litellm=emulator) as app_url:
         page = await browser.context.new_page()
@@ -183,7 +180,7 @@ async def test_a_person_signs_in_through_the_provider_and_gets_roles_from_groups
 
 
 async def test_sign_in_with_a_working_litellm_is_synced_there(
-    database_url: str, browser: Browser, emulator: LiteLLMEmulator
+    database_url: str, browser: GuardedBrowser, emulator: LiteLLMEmulator
 ) -> None:
     async with service_with_provider(database_url, litellm=emulator) as app_url:
         page = await browser.context.new_page()
@@ -196,7 +193,7 @@ async def test_sign_in_with_a_working_litellm_is_synced_there(
 
 
 async def test_sign_in_with_litellm_down_still_signs_in_and_records_the_error(
-    database_url: str, browser: Browser
+    database_url: str, browser: GuardedBrowser
 ) -> None:
     async with service_with_provider(
         database_url, litellm_url=LITELLM_DOWN_URL, litellm_master_key="sk-unused"
