@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.litellm_emulator import bodies
+from app.litellm_emulator.answers import fastapi_detail
 from app.litellm_emulator.faults import CONTROL_PREFIX, Faults
 from app.litellm_emulator.proxy import Caller, admin_caller
 
@@ -65,7 +66,7 @@ async def remove_model(request: Request) -> Response:
     emulator = _emulator(request)
     name = request.path_params["model_name"]
     if name not in emulator.models:
-        return JSONResponse({"detail": f"no model named {name!r}"}, status_code=404)
+        return fastapi_detail(404, f"no model named {name!r}")
     emulator.remove_model(name)
     return JSONResponse({"removed": name})
 

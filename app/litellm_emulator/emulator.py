@@ -33,7 +33,7 @@ class LiteLLMEmulator:
         self._store = ProxyStore()
         for name in models:
             self.add_model(name)
-        self.app: ASGIApp = FaultInjection(self._build_app(), self.faults, self.requests)
+        self.app: ASGIApp = FaultInjection(self._build_app(), self)
 
     @property
     def users(self) -> Mapping[str, User]:

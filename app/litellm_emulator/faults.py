@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,7 +20,7 @@ class Faults:
     down: bool = False
     latency: float = 0.0
     error_rate: float = 0.0
-    _random: random.Random = field(default_factory=random.Random, repr=False)
+    _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def clear(self) -> None:
         self.down = False
@@ -30,28 +31,35 @@ class Faults:
         return self.error_rate > 0 and self._random.random() < self.error_rate
 
 
+class Observed(Protocol):
+    """What the wrapper reads on every request, so reassigning either attribute takes effect."""
+
+    faults: Faults
+    requests: list[tuple[str, str]]
+
+
 class FaultInjection:
     """ASGI wrapper: applies the faults to every LiteLLM route and records what was received.
 
     The control API under `/_emulator/` passes untouched, so a "down" emulator can be revived.
     """
 
-    def __init__(self, app: ASGIApp, faults: Faults, requests: list[tuple[str, str]]) -> None:
+    def __init__(self, app: ASGIApp, observed: Observed) -> None:
         self._app = app
-        self._faults = faults
-        self._requests = requests
+        self._observed = observed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self._app(scope, receive, send)
             return
-        if self._faults.down:
+        faults = self._observed.faults
+        if faults.down:
             # httpx.ASGITransport hands this to the client as is: a refused connection.
             raise httpx.ConnectError("All connection attempts failed")
-        self._requests.append((scope["method"], scope["path"]))
-        if self._faults.latency > 0:
-            await asyncio.sleep(self._faults.latency)
-        if self._faults.fails_now():
+        self._observed.requests.append((scope["method"], scope["path"]))
+        if faults.latency > 0:
+            await asyncio.sleep(faults.latency)
+        if faults.fails_now():
             response: ASGIApp = litellm_error(500, "Internal Server Error", "internal_server_error")
             await response(scope, receive, send)
             return
