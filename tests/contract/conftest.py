@@ -23,6 +23,7 @@ import pytest
 
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
+from app.litellm.monitor import LiteLLMMonitor
 from app.litellm_emulator import LiteLLMEmulator
 from app.litellm_emulator.server import EmulatorServer
 
@@ -145,13 +146,13 @@ async def proxy(target: Target) -> AsyncIterator[Proxy]:
 
 
 @pytest.fixture
-async def client(target: Target) -> AsyncIterator[LiteLLMClient]:
+async def litellm_client(target: Target) -> AsyncIterator[LiteLLMClient]:
     """The BFF's LiteLLM client, pointed at the target with its master key."""
     breaker = CircuitBreaker(name="litellm", fail_max=5, reset_timeout=timedelta(seconds=30))
     async with httpx.AsyncClient(
         base_url=target.url, headers=bearer(target.master_key), timeout=10
     ) as http:
-        yield LiteLLMClient(http=http, breaker=breaker)
+        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
 
 
 def litellm_error(response: httpx.Response) -> dict[str, Any]:

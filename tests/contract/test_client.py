@@ -11,32 +11,33 @@ import pytest
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMNotFound, LiteLLMRejected
+from app.litellm.monitor import LiteLLMMonitor
 from tests.contract.conftest import OLD, Proxy, Target, bearer
 
 pytestmark = pytest.mark.contract
 
 
 async def test_user_info_of_an_unknown_user_is_not_found(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     # 404 from 1.108.7, a 200 stub from 1.80.7: the same error either way.
     with pytest.raises(LiteLLMNotFound):
-        await client.user_info(proxy.new_user_id())
+        await litellm_client.user_info(proxy.new_user_id())
 
 
 async def test_user_info_of_a_user_with_keys_but_no_row_is_not_found(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     generated = await proxy.key_generate(models=["m1"])
 
     with pytest.raises(LiteLLMNotFound):
-        await client.user_info(generated["user_id"])
+        await litellm_client.user_info(generated["user_id"])
 
 
-async def test_user_new_then_user_info(client: LiteLLMClient, proxy: Proxy) -> None:
+async def test_user_new_then_user_info(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
     user_id = proxy.new_user_id()
 
-    created = await client.user_new(
+    created = await litellm_client.user_new(
         user_id=user_id,
         user_email=f"{user_id}@example.com",
         user_alias="Client User",
@@ -44,7 +45,7 @@ async def test_user_new_then_user_info(client: LiteLLMClient, proxy: Proxy) -> N
         tpm_limit=100_000,
         rpm_limit=120,
     )
-    found = await client.user_info(user_id)
+    found = await litellm_client.user_info(user_id)
 
     assert created == found
     assert found.user_id == user_id
@@ -54,50 +55,50 @@ async def test_user_new_then_user_info(client: LiteLLMClient, proxy: Proxy) -> N
 
 
 async def test_a_duplicate_user_id_is_a_conflict_or_changes_nothing(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
     fields = {"user_email": None, "user_alias": None, "tpm_limit": None, "rpm_limit": None}
-    await client.user_new(user_id=user_id, max_budget=10, **fields)
+    await litellm_client.user_new(user_id=user_id, max_budget=10, **fields)
 
     if proxy.current:
         with pytest.raises(LiteLLMConflict) as conflict:
-            await client.user_new(user_id=user_id, max_budget=99, **fields)
+            await litellm_client.user_new(user_id=user_id, max_budget=99, **fields)
         assert conflict.value.status == 409
     else:
         # 1.80.7 answers 200, echoing the request: undetectable, so it reads as success.
-        echoed = await client.user_new(user_id=user_id, max_budget=99, **fields)
+        echoed = await litellm_client.user_new(user_id=user_id, max_budget=99, **fields)
         assert echoed.user_id == user_id
-    assert (await client.user_info(user_id)).max_budget == 10.0
+    assert (await litellm_client.user_info(user_id)).max_budget == 10.0
 
 
-async def test_a_duplicate_email_is_a_conflict(client: LiteLLMClient, proxy: Proxy) -> None:
+async def test_a_duplicate_email_is_a_conflict(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
     email = f"{proxy.new_user_id()}@example.com"
     fields = {"user_alias": None, "max_budget": None, "tpm_limit": None, "rpm_limit": None}
-    await client.user_new(user_id=proxy.new_user_id(), user_email=email, **fields)
+    await litellm_client.user_new(user_id=proxy.new_user_id(), user_email=email, **fields)
 
     with pytest.raises(LiteLLMConflict):
-        await client.user_new(user_id=proxy.new_user_id(), user_email=email, **fields)
+        await litellm_client.user_new(user_id=proxy.new_user_id(), user_email=email, **fields)
 
 
 async def test_user_update_of_an_unknown_user_creates_it(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
 
-    updated = await client.user_update(user_id=user_id, max_budget=5)
+    updated = await litellm_client.user_update(user_id=user_id, max_budget=5)
 
     assert updated.user_id == user_id
-    assert (await client.user_info(user_id)).max_budget == 5.0
+    assert (await litellm_client.user_info(user_id)).max_budget == 5.0
 
 
 async def test_key_generate_gives_the_secret_and_its_token(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
     alias = f"alias-{user_id}"
 
-    generated = await client.key_generate(
+    generated = await litellm_client.key_generate(
         key_alias=alias, user_id=user_id, models=["m1", "m2"], duration="30d"
     )
 
@@ -111,23 +112,29 @@ async def test_key_generate_gives_the_secret_and_its_token(
     assert datetime.now(UTC) < generated.expires <= datetime.now(UTC) + timedelta(days=31)
 
 
-async def test_a_duplicate_key_alias_is_a_conflict(client: LiteLLMClient, proxy: Proxy) -> None:
+async def test_a_duplicate_key_alias_is_a_conflict(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
     user_id = proxy.new_user_id()
-    await client.key_generate(key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"])
+    await litellm_client.key_generate(key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"])
 
     with pytest.raises(LiteLLMConflict) as conflict:
-        await client.key_generate(key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"])
+        await litellm_client.key_generate(
+            key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"]
+        )
     assert conflict.value.status == 400
 
 
 @pytest.mark.parametrize("by", ["secret", "token"])
-async def test_key_info_by_secret_or_token(client: LiteLLMClient, proxy: Proxy, by: str) -> None:
+async def test_key_info_by_secret_or_token(
+    litellm_client: LiteLLMClient, proxy: Proxy, by: str
+) -> None:
     user_id = proxy.new_user_id()
-    generated = await client.key_generate(
+    generated = await litellm_client.key_generate(
         key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"]
     )
 
-    info = await client.key_info(generated.key if by == "secret" else generated.token)
+    info = await litellm_client.key_info(generated.key if by == "secret" else generated.token)
 
     assert info.key_alias == f"alias-{user_id}"
     assert info.user_id == user_id
@@ -136,28 +143,28 @@ async def test_key_info_by_secret_or_token(client: LiteLLMClient, proxy: Proxy, 
     assert info.deleted is False
 
 
-async def test_key_info_of_an_unknown_key_is_not_found(client: LiteLLMClient) -> None:
+async def test_key_info_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
     with pytest.raises(LiteLLMNotFound):
-        await client.key_info("sk-contract-no-such-key")
+        await litellm_client.key_info("sk-contract-no-such-key")
 
 
 async def test_key_update_replaces_the_models_and_the_proxy_enforces_them(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
-    generated = await client.key_generate(
+    generated = await litellm_client.key_generate(
         key_alias=f"alias-{user_id}", user_id=user_id, models=["m1", "m2"]
     )
 
-    await client.key_update(key=generated.token, models=["m1"])
+    await litellm_client.key_update(key=generated.token, models=["m1"])
 
-    assert (await client.key_info(generated.token)).models == ("m1",)
+    assert (await litellm_client.key_info(generated.token)).models == ("m1",)
     denied = await proxy.chat(generated.key, "m2")
     assert denied.json()["error"]["type"] == "key_model_access_denied"
 
 
 async def test_key_update_of_an_unknown_key_is_not_found(
-    client: LiteLLMClient, target: Target, request: pytest.FixtureRequest
+    litellm_client: LiteLLMClient, target: Target, request: pytest.FixtureRequest
 ) -> None:
     if target.release == OLD:
         request.applymarker(
@@ -170,46 +177,52 @@ async def test_key_update_of_an_unknown_key_is_not_found(
         )
 
     with pytest.raises(LiteLLMNotFound):
-        await client.key_update(key="sk-contract-no-such-key", models=["m1"])
+        await litellm_client.key_update(key="sk-contract-no-such-key", models=["m1"])
 
 
 async def test_a_deleted_key_reads_as_deleted_or_not_found(
-    client: LiteLLMClient, proxy: Proxy
+    litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
-    generated = await client.key_generate(
+    generated = await litellm_client.key_generate(
         key_alias=f"alias-{user_id}", user_id=user_id, models=["m1"]
     )
 
-    await client.key_delete(keys=[generated.key])
+    await litellm_client.key_delete(keys=[generated.key])
 
     if proxy.current:
-        assert (await client.key_info(generated.key)).deleted is True
+        assert (await litellm_client.key_info(generated.key)).deleted is True
     else:
         with pytest.raises(LiteLLMNotFound):
-            await client.key_info(generated.key)
+            await litellm_client.key_info(generated.key)
     with pytest.raises(LiteLLMNotFound):
-        await client.key_delete(keys=[generated.key])
+        await litellm_client.key_delete(keys=[generated.key])
     assert (await proxy.chat(generated.key, "m1")).status_code == 401
 
 
-async def test_key_list_gives_every_key_of_a_user(client: LiteLLMClient, proxy: Proxy) -> None:
+async def test_key_list_gives_every_key_of_a_user(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
     user_id = proxy.new_user_id()
     made = [
-        await client.key_generate(key_alias=f"alias-{user_id}-{n}", user_id=user_id, models=["m1"])
+        await litellm_client.key_generate(
+            key_alias=f"alias-{user_id}-{n}", user_id=user_id, models=["m1"]
+        )
         for n in range(3)
     ]
 
-    listed = await client.key_list(user_id=user_id)
+    listed = await litellm_client.key_list(user_id=user_id)
 
     assert sorted(k.token or "" for k in listed) == sorted(g.token for g in made)
     assert {k.key_alias for k in listed} == {f"alias-{user_id}-{n}" for n in range(3)}
     assert all(k.user_id == user_id and k.models == ("m1",) for k in listed)
-    assert await client.key_list(user_id=proxy.new_user_id()) == []
+    assert await litellm_client.key_list(user_id=proxy.new_user_id()) == []
 
 
-async def test_model_info_describes_the_catalogue(client: LiteLLMClient, proxy: Proxy) -> None:
-    deployments = {d.model_name: d for d in await client.model_info()}
+async def test_model_info_describes_the_catalogue(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    deployments = {d.model_name: d for d in await litellm_client.model_info()}
 
     assert set(deployments) == {"m1", "m2"}
     for deployment in deployments.values():
@@ -220,14 +233,14 @@ async def test_model_info_describes_the_catalogue(client: LiteLLMClient, proxy: 
         assert deployment.input_cost_per_token == (None if proxy.current else 0)
 
 
-async def test_readiness_passes_on_every_release(client: LiteLLMClient) -> None:
-    await client.readiness()
+async def test_readiness_passes_on_every_release(litellm_client: LiteLLMClient) -> None:
+    await litellm_client.readiness()
 
 
 async def test_a_wrong_master_key_is_rejected(target: Target) -> None:
     breaker = CircuitBreaker(name="litellm", fail_max=5, reset_timeout=timedelta(seconds=30))
     async with httpx.AsyncClient(base_url=target.url, headers=bearer("sk-wrong")) as http:
-        client = LiteLLMClient(http=http, breaker=breaker)
+        client = LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
 
         with pytest.raises(LiteLLMRejected) as rejected:
             await client.user_info("anyone")

@@ -10,6 +10,7 @@ import pytest
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMUnavailable
+from app.litellm.monitor import LiteLLMMonitor
 from app.litellm_emulator import LiteLLMEmulator
 from app.litellm_emulator.server import EmulatorServer
 
@@ -18,7 +19,7 @@ MASTER_KEY = "sk-emulator-master"
 
 def _client(http: httpx.AsyncClient) -> LiteLLMClient:
     breaker = CircuitBreaker(name="litellm", fail_max=5, reset_timeout=timedelta(seconds=30))
-    return LiteLLMClient(http=http, breaker=breaker)
+    return LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
 
 
 async def test_down_in_process_is_unavailable_and_nothing_arrives() -> None:
@@ -33,6 +34,7 @@ async def test_down_in_process_is_unavailable_and_nothing_arrives() -> None:
             await _client(http).user_info("u1")
 
     assert unavailable.value.status is None
+    assert unavailable.value.reached is False
     assert isinstance(unavailable.value.__cause__, httpx.ConnectError)
     assert emu.requests == []
 
@@ -49,6 +51,7 @@ async def test_a_500_is_unavailable() -> None:
             await _client(http).model_info()
 
     assert unavailable.value.status == 500
+    assert unavailable.value.reached is True
     assert emu.requests == [("GET", "/model/info")]
 
 
