@@ -236,6 +236,7 @@ async def user_update(request: Request) -> Response:
     else:
         found = store.user_by_email(body.user_email or "")
         if found is None:
+            # 1.108.7 fails here with a 400 from a bug of its own; a plain 404 is the intent.
             return litellm_error(
                 404, f"User with email {body.user_email} not found", "internal_server_error"
             )
