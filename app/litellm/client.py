@@ -7,6 +7,7 @@ errors in `app.litellm.errors`; the quirks of different LiteLLM releases stay in
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,7 +102,11 @@ class LiteLLMClient:
         tpm_limit: int | None,
         rpm_limit: int | None,
     ) -> LiteLLMUser:
-        """Create a user (no key); LiteLLMConflict when the id or e-mail is taken."""
+        """Create a user (no key); LiteLLMConflict when the id or e-mail is taken.
+
+        Up to 1.80.7 a taken id is not reported: the answer echoes the request while the
+        stored user stays as it was. Callers that must know read the user back.
+        """
         body = await self._request(
             "POST",
             "/user/new",
@@ -163,7 +168,13 @@ class LiteLLMClient:
 
     async def key_update(self, *, key: str, models: Sequence[str]) -> None:
         """Replace a key's allowed models (key = the secret or its token); LiteLLMNotFound."""
-        await self._request("POST", "/key/update", json={"key": key, "models": list(models)})
+        try:
+            await self._request("POST", "/key/update", json={"key": key, "models": list(models)})
+        except LiteLLMRejected as exc:
+            # Up to 1.80.7 an unknown key is a 401 "user key does not exist in db".
+            if exc.status == 401 and "does not exist" in (exc.detail or ""):
+                raise LiteLLMNotFound(str(exc), status=exc.status, detail=exc.detail) from exc
+            raise
 
     async def key_delete(self, *, keys: Sequence[str]) -> None:
         """Delete keys (secrets or tokens); LiteLLMNotFound when none of them exists."""
@@ -172,7 +183,8 @@ class LiteLLMClient:
     async def key_info(self, key: str) -> KeyInfo:
         """A key by secret or token; LiteLLMNotFound when unknown."""
         body = await self._request("GET", "/key/info", params={"key": key})
-        return _key_info(body.get("info") or {}, token=None)
+        token = hashlib.sha256(key.encode()).hexdigest() if key.startswith("sk-") else key
+        return _key_info(body.get("info") or {}, token=token)
 
     async def key_list(self, *, user_id: str | None = None) -> list[KeyInfo]:
         """Every key (of one user, when given), all pages."""

@@ -12,7 +12,7 @@ from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMNotFound, LiteLLMRejected
 from app.litellm.monitor import LiteLLMMonitor
-from tests.contract.conftest import OLD, Proxy, Target, bearer
+from tests.contract.conftest import Proxy, Target, bearer
 
 pytestmark = pytest.mark.contract
 
@@ -137,6 +137,7 @@ async def test_key_info_by_secret_or_token(
     info = await litellm_client.key_info(generated.key if by == "secret" else generated.token)
 
     assert info.key_alias == f"alias-{user_id}"
+    assert info.token == generated.token
     assert info.user_id == user_id
     assert info.models == ("m1",)
     assert info.expires is None
@@ -163,19 +164,8 @@ async def test_key_update_replaces_the_models_and_the_proxy_enforces_them(
     assert denied.json()["error"]["type"] == "key_model_access_denied"
 
 
-async def test_key_update_of_an_unknown_key_is_not_found(
-    litellm_client: LiteLLMClient, target: Target, request: pytest.FixtureRequest
-) -> None:
-    if target.release == OLD:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=LiteLLMRejected,
-                reason="1.80.7 answers an unknown key on /key/update with 401 auth_error "
-                "('user key does not exist in db'), which the client reads as LiteLLMRejected",
-            )
-        )
-
+async def test_key_update_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
+    # 1.108.7 answers 404; 1.80.7 a 401 "user key does not exist in db".
     with pytest.raises(LiteLLMNotFound):
         await litellm_client.key_update(key="sk-contract-no-such-key", models=["m1"])
 

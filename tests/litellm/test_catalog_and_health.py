@@ -124,9 +124,11 @@ async def test_health_follows_litellm_up_down_and_back(
 
     emulator.faults.clear()
     await asyncio.sleep(RESET_SECONDS)
-    emulator.faults.latency = 0.1
+    emulator.faults.latency = 0.2
     probe = asyncio.create_task(health.probe_litellm(resources=resources))
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(2):  # until the probe is in flight
+        while resources.litellm.breaker.snapshot().state.name != "HALF_OPEN":  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
     half_open = (await _litellm_health(watcher))["litellm"]
     assert isinstance(half_open, dict)
     assert half_open["circuitBreaker"] == "HALF_OPEN"
@@ -137,7 +139,7 @@ async def test_health_follows_litellm_up_down_and_back(
     back_litellm = back["litellm"]
     assert isinstance(back_litellm, dict)
     assert (back_litellm["status"], back_litellm["circuitBreaker"]) == ("OK", "CLOSED")
-    assert back_litellm["latencyMs"] >= 100
+    assert back_litellm["latencyMs"] >= 200
     assert datetime.fromisoformat(back_litellm["lastSync"]) > synced_at
 
 
