@@ -26,6 +26,7 @@ from app.db.models import (
     Model,
     Subscription,
     SubscriptionStatus,
+    User,
     utcnow,
 )
 from app.litellm.client import GeneratedKey
@@ -220,6 +221,8 @@ async def _insert_pending(
 ) -> ApiKey | Failure:
     """Check subscriptions and the key limit, then write the PENDING row with its models."""
     async with resources.sessions() as session:
+        # Concurrent creations for one user queue here, so the limit check cannot be raced.
+        await session.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
         subscribed = set(
             (
                 await session.exec(

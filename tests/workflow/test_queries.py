@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -222,3 +223,21 @@ async def test_restricted_models_start_pending_and_cannot_go_on_keys(
 
     assert subscribed["subscription"]["status"] == "PENDING"
     assert (created["__typename"], created["modelIds"]) == ("ModelAccessDeniedError", ["m2"])
+
+
+async def test_concurrent_creations_cannot_exceed_the_key_limit(
+    settings: Settings, emulator: LiteLLMEmulator
+) -> None:
+    tight = settings.model_copy(update={"max_active_keys_per_user": 3})
+    app = create_app(tight, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    async with serve(app) as client:
+        portal = Portal(client)
+        await portal.login()
+        await portal.subscribe("m1")
+        emulator.faults.latency = 0.01
+
+        results = await asyncio.gather(*(portal.create_key(["m1"], name=f"k{i}") for i in range(8)))
+
+    outcomes = sorted(r["__typename"] for r in results)
+    assert outcomes == ["ApiKeyCreateSuccess"] * 3 + ["KeyLimitReachedError"] * 5
+    assert len(emulator.keys) == 3
