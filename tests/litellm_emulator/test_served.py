@@ -24,6 +24,10 @@ PRODUCTION = {
     "SESSION_SECRET": "s" * 40,
     "LITELLM_URL": "http://127.0.0.1:4000",
     "LITELLM_MASTER_KEY": "sk-production-master",
+    "OIDC_ISSUER": "https://sso.example.com",
+    "OIDC_CLIENT_ID": "litemaas",
+    "OIDC_CLIENT_SECRET": "oidc-client-secret",
+    "PUBLIC_URL": "https://litemaas.example.com",
 }
 
 
