@@ -1,82 +1,30 @@
-"""GraphQL documents the tests send, as the frontend would."""
+"""GraphQL documents the tests send: the frontend's own operations (with their fragments) from
+frontend-contract/operations/ wherever the frontend has one, so the tests exercise what the
+React app sends."""
 
-ME = "{ me { id username roles litellmSyncStatus litellmSyncError } }"
+from tests.frontend_contract.contract import operation_document
 
-MODELS = """
-query Models($includeUnavailable: Boolean! = false) {
-  models(includeUnavailable: $includeUnavailable) {
-    id name available subscription { id status }
-  }
-}
-"""
+ME = operation_document("LoginState")
 
-SUBSCRIPTIONS = "{ subscriptions { id status model { id } } }"
+MODELS = operation_document("ModelCatalogue")
 
-SUBSCRIPTION_CREATE = """
-mutation Subscribe($modelId: ID!) {
-  subscriptionCreate(input: {modelId: $modelId}) {
-    __typename
-    ... on SubscriptionCreateSuccess { subscription { id status model { id } } }
-    ... on UserError { code message }
-  }
-}
-"""
+SUBSCRIPTIONS = operation_document("MySubscriptions")
 
-SUBSCRIPTION_CANCEL = """
-mutation Cancel($id: ID!) {
-  subscriptionCancel(id: $id) {
-    __typename
-    ... on SubscriptionCancelSuccess { subscription { id status } }
-    ... on UserError { code message }
-  }
-}
-"""
+SUBSCRIPTION_CREATE = operation_document("SubscriptionCreate")
 
-API_KEYS = "{ apiKeys { id name prefix status expiresAt createdAt modelAccess { id } } }"
+SUBSCRIPTION_CANCEL = operation_document("SubscriptionCancel")
 
+API_KEYS = operation_document("MyApiKeys")
+
+# No page of the frontend reads a single key.
 API_KEY = "query Key($id: ID!) { apiKey(id: $id) { id status modelAccess { id } } }"
 
-API_KEY_CREATE = """
-mutation CreateKey($input: ApiKeyCreateInput!) {
-  apiKeyCreate(input: $input) {
-    __typename
-    ... on ApiKeyCreateSuccess { secret apiKey { id name prefix status modelAccess { id } } }
-    ... on ModelAccessDeniedError { modelIds }
-    ... on ValidationError { field }
-    ... on UserError { code message }
-  }
-}
-"""
+API_KEY_CREATE = operation_document("ApiKeyCreate")
 
-API_KEY_REVOKE = """
-mutation Revoke($id: ID!) {
-  apiKeyRevoke(id: $id) {
-    __typename
-    ... on ApiKeyRevokeSuccess { apiKey { id status revokedAt } }
-    ... on UserError { code message }
-  }
-}
-"""
+API_KEY_REVOKE = operation_document("ApiKeyRevoke")
 
-MODEL_ACCESS = """
-query Access($model: ID!) {
-  modelAccess(model: $model) {
-    __typename
-    ... on ModelAccessGranted { model { id } allowedModels { id } }
-    ... on UserError { code message }
-  }
-}
-"""
+MODEL_ACCESS = operation_document("ModelAccessCheck")
 
-LITELLM_SYNC_RETRY = """
-mutation { litellmSyncRetry {
-  __typename
-  ... on LitellmSyncRetrySuccess { user { litellmSyncStatus } }
-  ... on UserError { code message }
-} }
-"""
+LITELLM_SYNC_RETRY = operation_document("LitellmSyncRetry")
 
-HEALTH = """
-{ health { status database { status }
-  litellm { status latencyMs lastSync circuitBreaker consecutiveFailures } } }
-"""
+HEALTH = operation_document("HealthDashboard")

@@ -7,8 +7,9 @@ Apollo Client's results; keep the two in step.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
@@ -45,8 +47,34 @@ ERROR_MESSAGES_FILE = CONTRACT_DIR / "error-messages.json"
 TOP_LEVEL_ERROR_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
 USER_ERROR = "UserError"
 RESULT_SUFFIX = "Result"
-_SCENARIO_KEYS = frozenset({"name", "signIn", "variables", "settings", "expect"})
+_SCENARIO_KEYS = frozenset(
+    {"name", "settings", "signIn", "steps", "variables", "headers", "expect"}
+)
 _EXPECT_KEYS = frozenset({"data", "errors"})
+_OPERATION_STEP_KEYS = frozenset({"operation", "variables", "capture"})
+FAULTS_STEP = "emulatorFaults"
+# `{{name}}` in a string stands for the value a set-up step captured as `name`.
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+@dataclass(frozen=True, slots=True)
+class OperationStep:
+    """Set-up: run another contract operation in the same browser; it must succeed."""
+
+    operation: str
+    variables: dict[str, Any]
+    # name -> dotted path in the answer's `data` (`apiKeyCreate.secret`) of a string to keep.
+    capture: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsStep:
+    """Set-up: PATCH the LiteLLM emulator's `/_emulator/faults` with this body."""
+
+    faults: dict[str, Any]
+
+
+Step = OperationStep | FaultsStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +88,11 @@ class Scenario:
     sign_in: dict[str, Any] | None
     # Environment variables of the service under test, e.g. a database that is down.
     settings: dict[str, str]
+    # Run after signing in, before the request; their captures fill `{{name}}` placeholders
+    # in later steps' variables and in the scenario's variables, headers and expect.
+    steps: tuple[Step, ...] = ()
+    # HTTP headers of the request, e.g. `Authorization: Bearer {{secret}}`.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +129,35 @@ def load_fragments() -> dict[str, str]:
 
 def load_operations() -> list[Operation]:
     fragments = load_fragments()
-    return [_load_operation(path, fragments) for path in sorted(OPERATIONS_DIR.glob("*.graphql"))]
+    operations = [
+        _load_operation(path, fragments) for path in sorted(OPERATIONS_DIR.glob("*.graphql"))
+    ]
+    names = {operation.name for operation in operations}
+    for operation in operations:
+        for scenario in operation.scenarios:
+            for step in scenario.steps:
+                if isinstance(step, OperationStep) and step.operation not in names:
+                    raise ValueError(
+                        f"{operation.name}.json / {scenario.name!r}: a step runs "
+                        f"{step.operation}, which is not in {OPERATIONS_DIR.name}/"
+                    )
+    return operations
+
+
+def operation_document(name: str) -> str:
+    """The text a client sends for operation `name`: the operation, then its fragments."""
+    return _document_text(OPERATIONS_DIR / f"{name}.graphql", load_fragments())
 
 
 def _load_operation(path: Path, fragments: dict[str, str]) -> Operation:
+    text = _document_text(path, fragments)
+    fixture = path.with_suffix(".json")
+    if not fixture.exists():
+        raise ValueError(f"{path.name}: add its scenarios in {fixture.name}")
+    return Operation(path.stem, path, text, load_scenarios(fixture))
+
+
+def _document_text(path: Path, fragments: dict[str, str]) -> str:
     source = path.read_text(encoding="utf-8")
     definitions = parse(source).definitions
     if len(definitions) != 1 or not isinstance(definitions[0], OperationDefinitionNode):
@@ -109,11 +167,7 @@ def _load_operation(path: Path, fragments: dict[str, str]) -> Operation:
     if definitions[0].name is None or definitions[0].name.value != path.stem:
         raise ValueError(f"{path.name}: the operation must be named {path.stem}")
     used = sorted(_fragments_used(source, fragments))
-    text = "\n".join([source, *(fragments[name] for name in used)])
-    fixture = path.with_suffix(".json")
-    if not fixture.exists():
-        raise ValueError(f"{path.name}: add its scenarios in {fixture.name}")
-    return Operation(path.stem, path, text, _load_scenarios(fixture))
+    return "\n".join([source, *(fragments[name] for name in used)])
 
 
 def _fragments_used(source: str, fragments: dict[str, str]) -> set[str]:
@@ -139,7 +193,7 @@ def _spread_names(document: DocumentNode) -> set[str]:
     return names
 
 
-def _load_scenarios(fixture: Path) -> tuple[Scenario, ...]:
+def load_scenarios(fixture: Path) -> tuple[Scenario, ...]:
     raw = json.loads(fixture.read_text(encoding="utf-8"))
     scenarios = raw.get("scenarios") if isinstance(raw, dict) else None
     if not scenarios:
@@ -157,13 +211,100 @@ def _scenario(fixture: str, item: dict[str, Any]) -> Scenario:
     settings = item.get("settings", {})
     if unknown := {key.lower() for key in settings} - set(Settings.model_fields):
         raise ValueError(f"{where}: settings {sorted(unknown)} are not service settings")
-    return Scenario(
+    steps = tuple(_step(where, raw) for raw in item.get("steps", []))
+    if any(isinstance(step, FaultsStep) for step in steps) and "LITELLM_URL" in settings:
+        raise ValueError(f"{where}: {FAULTS_STEP} needs the emulator, not settings' LITELLM_URL")
+    scenario = Scenario(
         name=item["name"],
         expect=expect,
         variables=item.get("variables", {}),
         sign_in=item.get("signIn"),
         settings=settings,
+        steps=steps,
+        headers=item.get("headers", {}),
     )
+    _check_placeholders(where, scenario)
+    return scenario
+
+
+def _step(where: str, raw: dict[str, Any]) -> Step:
+    if set(raw) == {FAULTS_STEP} and isinstance(raw[FAULTS_STEP], dict) and raw[FAULTS_STEP]:
+        return FaultsStep(faults=raw[FAULTS_STEP])
+    if "operation" in raw and set(raw) <= _OPERATION_STEP_KEYS:
+        return OperationStep(
+            operation=raw["operation"],
+            variables=raw.get("variables", {}),
+            capture=raw.get("capture", {}),
+        )
+    raise ValueError(
+        f"{where}: a step is {{{FAULTS_STEP}: {{...}}}} or "
+        f"{{operation, variables?, capture?}}, not {sorted(raw)}"
+    )
+
+
+def _check_placeholders(where: str, scenario: Scenario) -> None:
+    """Every `{{name}}` stands for a value an earlier step captures."""
+    known: set[str] = set()
+    for number, step in enumerate(scenario.steps, start=1):
+        if isinstance(step, OperationStep):
+            if unknown := placeholders(step.variables) - known:
+                raise ValueError(f"{where}: step {number} uses {sorted(unknown)} before capture")
+            known |= set(step.capture)
+    used = placeholders([scenario.variables, scenario.headers, scenario.expect])
+    if unknown := used - known:
+        raise ValueError(f"{where}: no step captures {sorted(unknown)}")
+
+
+def placeholders(value: Any) -> set[str]:
+    """The names of the `{{name}}` placeholders in the strings of a JSON value."""
+    if isinstance(value, str):
+        return set(_PLACEHOLDER.findall(value))
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*(placeholders(item) for item in value))
+    return set()
+
+
+def fill(value: Any, captured: Mapping[str, str]) -> Any:
+    """`value` with each `{{name}}` in its strings replaced by the value captured as `name`."""
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda match: captured[match.group(1)], value)
+    if isinstance(value, dict):
+        return {key: fill(item, captured) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, captured) for item in value]
+    return value
+
+
+def capture(data: Any, paths: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The strings at `paths` (name -> dotted path) in a step's `data`, and what is missing."""
+    captured: dict[str, str] = {}
+    problems: list[str] = []
+    for name, path in paths.items():
+        value = data
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            captured[name] = value
+        else:
+            problems.append(f"cannot capture {name}: no string at {path}")
+    return captured, problems
+
+
+def set_up_problems(body: dict[str, Any], user_error_types: frozenset[str]) -> list[str]:
+    """Why a set-up step's answer is no success: top-level errors, or a UserError as result."""
+    problems = [f"errors: {body['errors']}"] if body.get("errors") else []
+    for name, value in (body.get("data") or {}).items():
+        if isinstance(value, dict) and value.get("__typename") in user_error_types:
+            problems.append(f"{name}: {value['__typename']} {value.get('message')!r}")
+    return problems
+
+
+def user_error_types(schema: GraphQLSchema) -> frozenset[str]:
+    interface = schema.get_type(USER_ERROR)
+    assert isinstance(interface, GraphQLInterfaceType), f"the schema has no {USER_ERROR}"
+    return frozenset(t.name for t in schema.get_possible_types(interface))
 
 
 def load_error_messages() -> dict[str, dict[str, str]]:

@@ -3,11 +3,19 @@ answers its scenarios expect from the running service."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import httpx
 import pytest
-from graphql import FragmentDefinitionNode, build_schema, parse, validate
+from graphql import (
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    OperationType,
+    build_schema,
+    parse,
+    validate,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -17,16 +25,22 @@ from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, ser
 from tests.frontend_contract.contract import (
     FRAGMENTS_DIR,
     OPERATIONS_DIR,
+    FaultsStep,
     Operation,
     Scenario,
+    capture,
+    fill,
     load_fragments,
     load_operations,
     load_schema,
     mismatches,
     result_union_problems,
+    set_up_problems,
+    user_error_types,
 )
 
 OPERATIONS = load_operations()
+OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
 SCENARIOS = [
     pytest.param(operation, scenario, id=f"{operation.name}/{scenario.name}")
     for operation in OPERATIONS
@@ -34,9 +48,43 @@ SCENARIOS = [
 ]
 
 
+# One operation per page need of the React app.
+PAGE_OPERATIONS = {
+    "LoginState",
+    "HealthDashboard",
+    "ModelCatalogue",
+    "SubscriptionCreate",
+    "MySubscriptions",
+    "SubscriptionCancel",
+    "MyApiKeys",
+    "ApiKeyCreate",
+    "ApiKeyRevoke",
+    "LitellmSyncRetry",
+    "ModelAccessCheck",
+}
+
+
 def test_the_frontend_has_operations_and_fragments() -> None:
-    assert {operation.name for operation in OPERATIONS} >= {"LoginState", "HealthDashboard"}
+    assert {operation.name for operation in OPERATIONS} >= PAGE_OPERATIONS
     assert load_fragments()
+
+
+def test_scenarios_that_change_state_sign_in_as_their_own_user() -> None:
+    # The smoke runs every scenario against one database: a user shared with another
+    # scenario would make the outcome depend on which ran first.
+    scenarios_of: dict[str, list[str]] = defaultdict(list)
+    changing: set[str] = set()
+    for operation in OPERATIONS:
+        for scenario in operation.scenarios:
+            if scenario.sign_in is None:
+                continue
+            username = scenario.sign_in["username"]
+            scenarios_of[username].append(f"{operation.name} / {scenario.name}")
+            if scenario.steps or _is_mutation(operation):
+                changing.add(username)
+
+    shared = {user: scenarios_of[user] for user in changing if len(scenarios_of[user]) > 1}
+    assert not shared, f"give these scenarios a user each: {shared}"
 
 
 def test_every_scenario_file_belongs_to_an_operation() -> None:
@@ -70,33 +118,76 @@ def test_operation_asks_result_unions_for_typename_and_user_error(operation: Ope
 async def test_operation_scenario_against_the_service(
     operation: Operation, scenario: Scenario, database_url: str, db_engine: AsyncEngine
 ) -> None:
-    async with serve(_app_for(scenario, database_url)) as client:
+    app, emulator = _app_for(scenario, database_url)
+    async with serve(app) as client:
         if scenario.sign_in is not None:
             login = await client.post("/auth/dev-login", json=scenario.sign_in)
             assert login.status_code == 200, login.text
-        response = await client.post(
-            "/graphql",
-            json={
-                "query": operation.text,
-                "operationName": operation.name,
-                "variables": scenario.variables,
-            },
+        captured = await _set_up(client, emulator, scenario)
+        response = await _post(
+            client,
+            operation,
+            fill(scenario.variables, captured),
+            headers=fill(scenario.headers, captured),
         )
 
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     if "errors" not in scenario.expect:
         assert "errors" not in body, f"unexpected errors: {body['errors']}"
-    problems = mismatches(scenario.expect, body)
+    problems = mismatches(fill(scenario.expect, captured), body)
     assert not problems, "\n".join(problems)
 
 
-def _app_for(scenario: Scenario, database_url: str) -> Starlette:
-    """The service as `litemaas-bff dev` runs it: LiteLLM is the emulator unless a scenario
-    names its own LITELLM_URL (e.g. one where nothing listens)."""
+async def _post(
+    client: httpx.AsyncClient,
+    operation: Operation,
+    variables: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        "/graphql",
+        json={"query": operation.text, "operationName": operation.name, "variables": variables},
+        headers=headers,
+    )
+
+
+async def _set_up(
+    client: httpx.AsyncClient, emulator: LiteLLMEmulator | None, scenario: Scenario
+) -> dict[str, str]:
+    """Run the scenario's steps; what they captured, by name."""
+    captured: dict[str, str] = {}
+    for number, step in enumerate(scenario.steps, start=1):
+        if isinstance(step, FaultsStep):
+            assert emulator is not None, "the loader refuses faults without the emulator"
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=emulator.app), base_url=EMULATOR_URL
+            ) as litellm:
+                faulted = await litellm.patch(
+                    "/_emulator/faults",
+                    json=step.faults,
+                    headers={"Authorization": f"Bearer {EMULATOR_MASTER_KEY}"},
+                )
+            assert faulted.status_code == 200, f"step {number}: {faulted.text}"
+            continue
+        response = await _post(
+            client, OPERATIONS_BY_NAME[step.operation], fill(step.variables, captured)
+        )
+        assert response.status_code == 200, f"step {number}: {response.text}"
+        body = response.json()
+        problems = set_up_problems(body, user_error_types(load_schema()))
+        found, missing = capture(body.get("data"), step.capture)
+        assert not problems + missing, f"step {number} ({step.operation}): {problems + missing}"
+        captured |= found
+    return captured
+
+
+def _app_for(scenario: Scenario, database_url: str) -> tuple[Starlette, LiteLLMEmulator | None]:
+    """The service as `litemaas-bff dev` runs it, and its LiteLLM emulator: LiteLLM is the
+    emulator unless a scenario names its own LITELLM_URL (e.g. one where nothing listens)."""
     overrides = {key.lower(): value for key, value in scenario.settings.items()}
     if "litellm_url" in overrides:
-        return create_app(make_settings(**{"database_url": database_url, **overrides}))
+        return create_app(make_settings(**{"database_url": database_url, **overrides})), None
     emulator = LiteLLMEmulator(master_key=EMULATOR_MASTER_KEY, models=list(EMULATOR_MODELS))
     settings = make_settings(
         **{
@@ -106,7 +197,8 @@ def _app_for(scenario: Scenario, database_url: str) -> Starlette:
             **overrides,
         }
     )
-    return create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    app = create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))
+    return app, emulator
 
 
 # The rule itself, on a schema where it has something to check (the real one grows into it).
@@ -196,6 +288,13 @@ def test_scenario_expectations_match_as_a_subset(
     else:
         assert len(problems) == 1
         assert problem in problems[0]
+
+
+def _is_mutation(operation: Operation) -> bool:
+    [definition] = [
+        d for d in operation.document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    return definition.operation is OperationType.MUTATION
 
 
 def _fragment_names(operation: Operation) -> set[str]:
