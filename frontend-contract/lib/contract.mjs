@@ -108,9 +108,90 @@ export async function runWithApollo({ link, cache, document, kind, variables }) 
   }
 }
 
-/** One scenario against the service at `baseUrl`: `{ problems, apollo }`, no problems = passed. */
-export async function checkScenario({ baseUrl, operation, scenario }) {
-  const variables = scenario.variables ?? {};
+// `{{name}}` in a string stands for the value a set-up step captured as `name`.
+const PLACEHOLDER = /\{\{(\w+)\}\}/g;
+
+/** `value` with each `{{name}}` in its strings replaced by the value captured as `name`. */
+export function fill(value, captured) {
+  if (typeof value === "string") return value.replace(PLACEHOLDER, (_, name) => captured[name]);
+  if (Array.isArray(value)) return value.map((item) => fill(item, captured));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fill(item, captured)]));
+  }
+  return value;
+}
+
+/** The strings at `paths` (name -> dotted path) in a step's `data`: `{ captured, problems }`. */
+export function capture(data, paths) {
+  const captured = {};
+  const problems = [];
+  for (const [name, path] of Object.entries(paths)) {
+    let value = data;
+    for (const key of path.split(".")) {
+      value = value !== null && typeof value === "object" && !Array.isArray(value) ? value[key] : undefined;
+    }
+    if (typeof value === "string") captured[name] = value;
+    else problems.push(`cannot capture ${name}: no string at ${path}`);
+  }
+  return { captured, problems };
+}
+
+/** Why a set-up step's answer is no success: top-level errors, or a UserError as result. */
+export function setUpProblems(result, userErrorTypes = possibleTypes.UserError) {
+  const problems = result.errors ? [`errors: ${JSON.stringify(result.errors)}`] : [];
+  for (const [name, value] of Object.entries(result.data ?? {})) {
+    if (value !== null && typeof value === "object" && userErrorTypes.includes(value.__typename)) {
+      problems.push(`${name}: ${value.__typename} ${JSON.stringify(value.message)}`);
+    }
+  }
+  return problems;
+}
+
+/** Sets (PATCH with `faults`) or clears (no `faults`) the LiteLLM emulator's faults. */
+export async function emulatorFaults(emulator, faults) {
+  const response = await fetch(`${emulator.url}/_emulator/faults`, {
+    method: faults ? "PATCH" : "DELETE",
+    headers: { authorization: `Bearer ${emulator.masterKey}`, "content-type": "application/json" },
+    body: faults ? JSON.stringify(faults) : undefined,
+  });
+  return response.ok ? [] : [`the emulator answered ${response.status}: ${await response.text()}`];
+}
+
+/** A scenario's set-up steps, in the browser whose `headers` carry the session cookie. */
+async function runSteps({ baseUrl, headers, steps, operations, emulator }) {
+  const captured = {};
+  for (const [index, step] of steps.entries()) {
+    const where = `set-up step ${index + 1}`;
+    if (step.emulatorFaults) {
+      const problems = emulator
+        ? await emulatorFaults(emulator, step.emulatorFaults)
+        : ["the LiteLLM emulator is not running"];
+      if (problems.length > 0) return { captured, problems: problems.map((p) => `${where}: ${p}`) };
+      continue;
+    }
+    const operation = operations.get(step.operation);
+    const result = await runWithApollo({
+      link: new HttpLink({ uri: `${baseUrl}/graphql`, headers }),
+      cache: new InMemoryCache({ possibleTypes }),
+      document: operation.document,
+      kind: operation.kind,
+      variables: fill(step.variables ?? {}, captured),
+    });
+    const found = capture(result.data, step.capture ?? {});
+    const problems = [...setUpProblems(result), ...found.problems];
+    if (problems.length > 0) {
+      return { captured, problems: problems.map((p) => `${where} (${step.operation}): ${p}`) };
+    }
+    Object.assign(captured, found.captured);
+  }
+  return { captured, problems: [] };
+}
+
+/**
+ * One scenario against the service at `baseUrl`: `{ problems, apollo }`, no problems = passed.
+ * `operations` (by name) run the set-up steps; `emulator` (`{ url, masterKey }`) takes faults.
+ */
+export async function checkScenario({ baseUrl, operation, scenario, operations, emulator }) {
   const headers = {};
   if (scenario.signIn) {
     const login = await fetch(`${baseUrl}/auth/dev-login`, {
@@ -123,6 +204,9 @@ export async function checkScenario({ baseUrl, operation, scenario }) {
     }
     headers.cookie = login.headers.getSetCookie().map((cookie) => cookie.split(";")[0]).join("; ");
   }
+  const setUp = await runSteps({ baseUrl, headers, steps: scenario.steps ?? [], operations, emulator });
+  if (setUp.problems.length > 0) return { problems: setUp.problems, apollo: null };
+  const { captured } = setUp;
   // The body as it came over the wire, to compare with what Apollo hands the app.
   let raw = null;
   const recordingFetch = async (input, init) => {
@@ -131,11 +215,15 @@ export async function checkScenario({ baseUrl, operation, scenario }) {
     return response;
   };
   const apollo = await runWithApollo({
-    link: new HttpLink({ uri: `${baseUrl}/graphql`, headers, fetch: recordingFetch }),
+    link: new HttpLink({
+      uri: `${baseUrl}/graphql`,
+      headers: { ...headers, ...fill(scenario.headers ?? {}, captured) },
+      fetch: recordingFetch,
+    }),
     cache: new InMemoryCache({ possibleTypes }),
     document: operation.document,
     kind: operation.kind,
-    variables,
+    variables: fill(scenario.variables ?? {}, captured),
   });
 
   if (raw === null) return { problems: ["Apollo sent no request"], apollo };
@@ -143,7 +231,7 @@ export async function checkScenario({ baseUrl, operation, scenario }) {
   if (!("errors" in scenario.expect) && (raw.errors || apollo.errors)) {
     problems.push(`unexpected errors: ${JSON.stringify(raw.errors ?? apollo.errors)}`);
   }
-  problems.push(...mismatches(scenario.expect, apollo));
+  problems.push(...mismatches(fill(scenario.expect, captured), apollo));
   problems.push(...lostByApollo(raw.data, apollo.data));
   return { problems, apollo };
 }

@@ -1,19 +1,25 @@
 // Runs every scenario of every operation with Apollo Client 4 against the BFF, started here on
-// 127.0.0.1 with a throw-away SQLite database (`litemaas-bff dev`). Scenarios that need other
-// settings (e.g. a database that is down) get a server of their own (`litemaas-bff serve`).
+// 127.0.0.1 with a throw-away SQLite database (`litemaas-bff dev`) and, unless LITELLM_URL is
+// set, the LiteLLM emulator served beside it (so scenarios can make it fault). Scenarios that
+// need other settings (e.g. a database that is down) get a server of their own
+// (`litemaas-bff serve`) on the same database and LiteLLM.
 //
-//   npm run smoke                    # uses ../.venv/bin/litemaas-bff
+//   npm run smoke                    # uses ../.venv/bin/litemaas-bff and the python beside it
 //   LITEMAAS_BFF=/path/to/litemaas-bff SMOKE_PORTS=4300-4399 npm run smoke
 import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
-import { CONTRACT_DIR, checkScenario, loadOperations } from "../lib/contract.mjs";
+import { CONTRACT_DIR, checkScenario, emulatorFaults, loadOperations } from "../lib/contract.mjs";
 
 const LOOPBACK = "127.0.0.1";
 const EXECUTABLE = process.env.LITEMAAS_BFF ?? join(CONTRACT_DIR, "..", ".venv", "bin", "litemaas-bff");
+// The emulator is part of the service's package: run it with the service's interpreter.
+const PYTHON = join(dirname(EXECUTABLE), "python");
+const EMULATOR_MODELS = "m1,m2,ollama/llama2";
+const EMULATOR_MASTER_KEY = "sk-smoke-emulator-master";
 const [FIRST_PORT, LAST_PORT] = (process.env.SMOKE_PORTS ?? "4300-4399").split("-").map(Number);
 const START_TIMEOUT_MS = 60_000;
 
@@ -33,22 +39,15 @@ async function freePort() {
   throw new Error(`no free port in ${FIRST_PORT}-${LAST_PORT}`);
 }
 
-async function startService({ command, workDir, settings, label }) {
+/** Starts what `launch(port)` names in `workDir`; resolves once `readyPath` answers 200. */
+async function startServer({ launch, workDir, label, readyPath }) {
   const port = await freePort();
+  const { program, args, env } = launch(port);
   const logPath = join(workDir, `${label}.log`);
   const log = openSync(logPath, "w");
-  const child = spawn(EXECUTABLE, [command], {
+  const child = spawn(program, args, {
     cwd: workDir, // empty: no developer's .env is read
-    env: {
-      ...process.env,
-      ENV: "development",
-      AUTH_MODE: "dev",
-      HOST: LOOPBACK,
-      PORT: String(port),
-      WEB_CONCURRENCY: "1",
-      DATABASE_URL: `sqlite+aiosqlite:///${join(workDir, "smoke.db")}`,
-      ...settings,
-    },
+    env: { ...process.env, ...env },
     stdio: ["ignore", log, log],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -61,23 +60,70 @@ async function startService({ command, workDir, settings, label }) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      if ((await fetch(`${baseUrl}/healthz`)).ok) return { baseUrl, stop };
+      if ((await fetch(`${baseUrl}${readyPath}`)).ok) return { baseUrl, stop };
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await stop();
-  throw new Error(`litemaas-bff ${command} did not start:\n${readFileSync(logPath, "utf8")}`);
+  throw new Error(`${label} did not start:\n${readFileSync(logPath, "utf8")}`);
 }
 
+function startEmulator(workDir) {
+  return startServer({
+    launch: (port) => ({
+      program: PYTHON,
+      args: [
+        "-m",
+        "app.litellm_emulator",
+        "--port",
+        String(port),
+        "--master-key",
+        EMULATOR_MASTER_KEY,
+        "--models",
+        EMULATOR_MODELS,
+        "--log-level",
+        "warning",
+      ],
+      env: { ENV: "development" },
+    }),
+    workDir,
+    label: "litellm-emulator",
+    readyPath: "/health/liveliness",
+  });
+}
+
+function startService({ command, workDir, settings, label }) {
+  return startServer({
+    launch: (port) => ({
+      program: EXECUTABLE,
+      args: [command],
+      env: {
+        ENV: "development",
+        AUTH_MODE: "dev",
+        HOST: LOOPBACK,
+        PORT: String(port),
+        WEB_CONCURRENCY: "1",
+        DATABASE_URL: `sqlite+aiosqlite:///${join(workDir, "smoke.db")}`,
+        ...settings,
+      },
+    }),
+    workDir,
+    label: `litemaas-bff-${command}-${label}`,
+    readyPath: "/healthz",
+  });
+}
+
+// The secret of a new key is shown to its owner only, never in a log.
 function summary(data) {
-  const text = JSON.stringify(data);
+  const text = JSON.stringify(data, (key, value) => (key === "secret" ? "[secret]" : value));
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
 const workDir = mkdtempSync(join(tmpdir(), "litemaas-smoke-"));
 const operations = loadOperations();
+const operationsByName = new Map(operations.map((operation) => [operation.name, operation]));
 // Scenarios grouped by the settings their server needs; the default settings first.
 const groups = new Map([["{}", []]]);
 for (const operation of operations) {
@@ -90,23 +136,47 @@ for (const operation of operations) {
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
+let emulatorServer = null;
 try {
+  let litellm = {};
+  let emulator = null;
+  if (!process.env.LITELLM_URL) {
+    emulatorServer = await startEmulator(workDir);
+    emulator = { url: emulatorServer.baseUrl, masterKey: EMULATOR_MASTER_KEY };
+    litellm = { LITELLM_URL: emulator.url, LITELLM_MASTER_KEY: EMULATOR_MASTER_KEY };
+    console.log(`LiteLLM emulator on ${emulator.url} (models ${EMULATOR_MODELS})`);
+  }
   let index = 0;
   for (const [key, runs] of groups) {
-    const settings = JSON.parse(key);
+    const settings = { ...litellm, ...JSON.parse(key) };
     // `dev` migrates the database first; later servers share it as it is.
     const command = index === 0 ? "dev" : "serve";
-    const service = await startService({ command, workDir, settings, label: `service-${index}` });
+    const service = await startService({ command, workDir, settings, label: String(index) });
     index += 1;
     console.log(`litemaas-bff ${command} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
     try {
       for (const { operation, scenario } of runs) {
         const title = `${operation.name} / ${scenario.name}`;
-        const { problems, apollo } = await checkScenario({
-          baseUrl: service.baseUrl,
-          operation,
-          scenario,
-        });
+        const faults = (scenario.steps ?? []).some((step) => step.emulatorFaults);
+        if (faults && emulator === null) {
+          skipped += 1;
+          console.log(`skip  ${title}: makes the LiteLLM emulator fault, and LITELLM_URL is set`);
+          continue;
+        }
+        let outcome;
+        try {
+          outcome = await checkScenario({
+            baseUrl: service.baseUrl,
+            operation,
+            scenario,
+            operations: operationsByName,
+            emulator,
+          });
+        } finally {
+          if (faults) outcome?.problems.push(...(await emulatorFaults(emulator, null)));
+        }
+        const { problems, apollo } = outcome;
         if (problems.length === 0) {
           passed += 1;
           console.log(`ok    ${title}: ${summary(apollo)}`);
@@ -120,7 +190,8 @@ try {
     }
   }
 } finally {
+  await emulatorServer?.stop();
   rmSync(workDir, { recursive: true, force: true });
 }
-console.log(`smoke: ${passed} passed, ${failed} failed`);
+console.log(`smoke: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`);
 process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

@@ -212,7 +212,8 @@ def _scenario(fixture: str, item: dict[str, Any]) -> Scenario:
     if unknown := {key.lower() for key in settings} - set(Settings.model_fields):
         raise ValueError(f"{where}: settings {sorted(unknown)} are not service settings")
     steps = tuple(_step(where, raw) for raw in item.get("steps", []))
-    if any(isinstance(step, FaultsStep) for step in steps) and "LITELLM_URL" in settings:
+    own_litellm = "LITELLM_URL" in {key.upper() for key in settings}
+    if own_litellm and any(isinstance(step, FaultsStep) for step in steps):
         raise ValueError(f"{where}: {FAULTS_STEP} needs the emulator, not settings' LITELLM_URL")
     scenario = Scenario(
         name=item["name"],
@@ -292,11 +293,11 @@ def capture(data: Any, paths: Mapping[str, str]) -> tuple[dict[str, str], list[s
     return captured, problems
 
 
-def set_up_problems(body: dict[str, Any], user_error_types: frozenset[str]) -> list[str]:
+def set_up_problems(body: dict[str, Any], error_types: frozenset[str]) -> list[str]:
     """Why a set-up step's answer is no success: top-level errors, or a UserError as result."""
     problems = [f"errors: {body['errors']}"] if body.get("errors") else []
     for name, value in (body.get("data") or {}).items():
-        if isinstance(value, dict) and value.get("__typename") in user_error_types:
+        if isinstance(value, dict) and value.get("__typename") in error_types:
             problems.append(f"{name}: {value['__typename']} {value.get('message')!r}")
     return problems
 
