@@ -8,6 +8,9 @@ ME = operation_document("LoginState")
 
 MODELS = operation_document("ModelCatalogue")
 
+# No page of the frontend reads a single model.
+MODEL = "query Model($id: ID!) { model(id: $id) { id name available } }"
+
 SUBSCRIPTIONS = operation_document("MySubscriptions")
 
 SUBSCRIPTION_CREATE = operation_document("SubscriptionCreate")

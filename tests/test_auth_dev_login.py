@@ -10,9 +10,9 @@ from app.auth.session import SESSION_COOKIE
 from app.db.models import AuditEvent, User
 from app.main import create_app
 from app.settings import AuthMode, Environment
+from tests import documents
 from tests.conftest import GraphQL, dev_login, make_settings, serve
 
-ME = "{ me { id username email roles litellmSyncStatus } }"
 # What AUTH_MODE=oidc needs in any environment.
 SSO = {
     "oidc_issuer": "https://sso.example.com",
@@ -29,7 +29,7 @@ PRODUCTION_SECRETS = {
 
 
 async def test_anonymous_me_is_null(gql: GraphQL) -> None:
-    assert await gql(ME) == {"data": {"me": None}}
+    assert await gql(documents.ME) == {"data": {"me": None}}
 
 
 async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
@@ -45,7 +45,7 @@ async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
-    me = (await gql(ME))["data"]["me"]
+    me = (await gql(documents.ME))["data"]["me"]
     assert me["username"] == "alice"
     assert me["email"] == "alice@example.com"
     assert me["roles"] == ["admin", "user"]
@@ -63,7 +63,7 @@ async def test_second_login_updates_the_same_user(
     second = await dev_login(client, "bob", groups=[])
 
     assert first["id"] == second["id"]
-    assert (await gql(ME))["data"]["me"]["roles"] == ["user"]
+    assert (await gql(documents.ME))["data"]["me"]["roles"] == ["user"]
     async with AsyncSession(db_engine) as session:
         assert len((await session.exec(select(User))).all()) == 1
 
@@ -75,7 +75,7 @@ async def test_a_tampered_session_cookie_is_anonymous(
     value = client.cookies[SESSION_COOKIE]
     client.cookies.set(SESSION_COOKIE, value[:-4] + "AAAA")
 
-    assert await gql(ME) == {"data": {"me": None}}
+    assert await gql(documents.ME) == {"data": {"me": None}}
 
 
 @pytest.mark.parametrize(

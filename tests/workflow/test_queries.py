@@ -85,11 +85,11 @@ async def test_model_ids_with_slashes_round_trip(
     await catalog.sync_models(resources=resources)
     await portal.login()
 
-    model = (await portal.data('{ model(id: "ollama/llama2") { id name } }'))["model"]
+    model = (await portal.data(documents.MODEL, id="ollama/llama2"))["model"]
     subscribed = await portal.subscribe("ollama/llama2")
     created = await portal.create_key(["ollama/llama2"])
 
-    assert model == {"id": "ollama/llama2", "name": "ollama/llama2"}
+    assert (model["id"], model["name"]) == ("ollama/llama2", "ollama/llama2")
     assert subscribed["subscription"]["model"]["id"] == "ollama/llama2"
     assert [m["id"] for m in created["apiKey"]["modelAccess"]] == ["ollama/llama2"]
     secret = created["secret"]
