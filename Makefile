@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 OIDC_PROVIDER := tests/auth/oidc-provider
 
-.PHONY: run test lint schema
+.PHONY: run test lint schema bench
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json
 
 schema: $(INSTALLED)
 	$(BIN)/litemaas-bff export-schema --output schema.graphql
+
+# Load benchmark against its baseline (needs wrk and PostgreSQL); see bench/README.md.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
