@@ -5,7 +5,12 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError, GraphQLSchema, lexicographic_sort_schema
 from graphql import print_schema as print_graphql_schema
-from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
@@ -41,7 +46,9 @@ class Schema(strawberry.Schema):
 
 
 def create_schema(*, introspection: bool) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension]] = []
+    # The frontend sends a handful of documents: each is parsed and validated once per process
+    # (the caches are bounded, so unique documents cannot grow memory).
+    extensions: list[type[SchemaExtension]] = [ParserCache, ValidationCache]
     if not introspection:
         extensions.append(DisableIntrospection)
     return Schema(query=Query, mutation=Mutation, types=[UserError], extensions=extensions)
