@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -23,6 +24,10 @@ class GraphQLView(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.resources = resources
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: several times faster than json.dumps on large lists (the API-keys page).
+        return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide.graphiql_page()
