@@ -8,7 +8,12 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import SessionFactory, create_engine, create_session_factory
+from app.db.engine import (
+    SessionFactory,
+    create_engine,
+    create_read_session_factory,
+    create_session_factory,
+)
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
@@ -23,6 +28,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
+    reads: SessionFactory  # single read statements, outside any transaction
     http: httpx.AsyncClient
     litellm: LiteLLMClient
     # Concurrent LiteLLM user syncs for one user share one attempt.
@@ -57,6 +63,7 @@ class Resources:
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
+            reads=create_read_session_factory(engine),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )

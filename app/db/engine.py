@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,16 +20,36 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_async_engine(
-        url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+    engine = create_async_engine(
+        url, pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for one read statement: autocommit, so no BEGIN and ROLLBACK round trips.
+
+    A single statement sees one snapshot either way; anything that writes, locks or needs
+    several statements to agree uses `create_session_factory`.
+    """
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        class_=AsyncSession,
+        expire_on_commit=False,
+    )
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # Instead of a pre-ping (three round trips per checkout with asyncpg): PostgreSQL closes
+    # the socket of a connection it ends (restart, pg_terminate_backend), asyncpg notices at
+    # once, and the pool replaces the connection before handing it out.
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

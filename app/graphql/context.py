@@ -30,7 +30,7 @@ class Context:
         if not self._user_loaded:
             self._user_loaded = True
             if self.user_id is not None:
-                async with self.resources.sessions() as session:
+                async with self.resources.reads() as session:
                     user = await users.get(session=session, user_id=self.user_id)
                 self._user = user if user is not None and user.is_active else None
         return self._user

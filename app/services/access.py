@@ -38,7 +38,7 @@ async def check_model_access(
     if not secret:
         counters.access_invalid_key += 1
         return _invalid_key()
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = (
             await session.exec(
                 select(ApiKey.id, ApiKey.status, ApiKey.expires_at, ApiKeyModel.model_id)

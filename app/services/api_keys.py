@@ -75,7 +75,7 @@ def secret_digest(secret: str) -> str:
 
 async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ApiKey]:
     """The user's keys (active and revoked), newest first; keys being created are not shown."""
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = await session.exec(
             select(ApiKey)
             .where(col(ApiKey.user_id) == user_id)
@@ -89,7 +89,7 @@ async def get_for_user(
     *, resources: Resources, user_id: uuid.UUID, key_id: uuid.UUID
 ) -> ApiKey | None:
     """One of the user's keys; None for another user's key (no existence leak)."""
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != user_id or key.status is ApiKeyStatus.PENDING:
         return None
@@ -101,7 +101,7 @@ async def models_for_keys(
 ) -> dict[uuid.UUID, list[Model]]:
     """Each key's allowed models, by id (one query for any number of keys)."""
     result: dict[uuid.UUID, list[Model]] = defaultdict(list)
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = await session.exec(
             select(ApiKeyModel.api_key_id, Model)
             .join(Model, col(Model.id) == col(ApiKeyModel.model_id))

@@ -65,12 +65,12 @@ async def list_models(*, resources: Resources, include_unavailable: bool = False
     query = select(Model).order_by(col(Model.id))
     if not include_unavailable:
         query = query.where(col(Model.available))
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         return list((await session.exec(query)).all())
 
 
 async def models_by_id(*, resources: Resources, model_ids: Sequence[str]) -> dict[str, Model]:
     """The models with these ids (one query), unavailable ones included."""
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = await session.exec(select(Model).where(col(Model.id).in_(model_ids)))
         return {m.id: m for m in rows.all()}

@@ -32,7 +32,7 @@ LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
 
 async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[Subscription]:
     """The user's subscriptions, newest first."""
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = await session.exec(
             select(Subscription)
             .where(col(Subscription.user_id) == user_id)
@@ -45,7 +45,7 @@ async def by_model_for_user(
     *, resources: Resources, user_id: uuid.UUID, model_ids: Sequence[str]
 ) -> dict[str, Subscription]:
     """The user's subscription to each of these models, where there is one (one query)."""
-    async with resources.sessions() as session:
+    async with resources.reads() as session:
         rows = await session.exec(
             select(Subscription)
             .where(col(Subscription.user_id) == user_id)
