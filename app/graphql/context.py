@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,18 +23,21 @@ class Context:
     response: Response
     resources: Resources
     user_id: uuid.UUID | None
-    _user: User | None = field(default=None, init=False)
-    _user_loaded: bool = field(default=False, init=False)
+    _user: asyncio.Task[User | None] | None = field(default=None, init=False)
 
     async def current_user(self) -> User | None:
         """The signed-in, active user (loaded once per request), or None."""
-        if not self._user_loaded:
-            self._user_loaded = True
-            if self.user_id is not None:
-                async with self.resources.reads() as session:
-                    user = await users.get(session=session, user_id=self.user_id)
-                self._user = user if user is not None and user.is_active else None
-        return self._user
+        if self.user_id is None:
+            return None
+        # Root fields resolve concurrently: they all wait for the one load.
+        if self._user is None:
+            self._user = asyncio.create_task(self._load_user(self.user_id))
+        return await self._user
+
+    async def _load_user(self, user_id: uuid.UUID) -> User | None:
+        async with self.resources.reads() as session:
+            user = await users.get(session=session, user_id=user_id)
+        return user if user is not None and user.is_active else None
 
     async def user(self) -> User:
         """The signed-in user, for fields behind `IsAuthenticated`."""
