@@ -1,8 +1,9 @@
 """Database statements and LiteLLM calls per request, counted in-process before the load.
 
-The service runs here with the production settings of the load run; listeners on its engine
-count what each request sends to PostgreSQL, a transport in front of the network counts what
-it sends to LiteLLM. Nothing in the service itself knows it is being counted.
+The service runs here with the production settings of the load run: a listener on its engine
+counts the statements, wrappers around asyncpg the other round trips (transaction control,
+pings), a transport in front of the network the calls to LiteLLM. Nothing in the service
+itself knows it is being counted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy import event
 
@@ -23,13 +25,13 @@ from bench.operations import Operation
 @dataclass(slots=True)
 class Tally:
     statements: int = 0  # SQL the service wrote (SELECT, INSERT...)
-    transactions: int = 0  # BEGIN, each closed by a COMMIT or ROLLBACK
-    pings: int = 0  # pool pre-ping round trips
+    # Other asyncpg round trips: BEGIN, COMMIT, ROLLBACK and connection pings.
+    other_round_trips: int = 0
     litellm_calls: int = 0
 
     @property
     def round_trips(self) -> int:
-        return self.statements + 2 * self.transactions + self.pings
+        return self.statements + self.other_round_trips
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "round_trips": self.round_trips}
@@ -57,31 +59,18 @@ async def count_per_request(
     tally = Tally()
     app = create_app(settings, litellm_transport=CountingTransport(tally))
     engine = app.state.resources.engine.sync_engine
-    pre_ping = bool(engine.pool._pre_ping)
 
     def on_statement(*_args: Any) -> None:
         tally.statements += 1
 
-    def on_begin(*_args: Any) -> None:
-        tally.transactions += 1
-
-    def on_checkout(*_args: Any) -> None:
-        if pre_ping:
-            tally.pings += 1
-
     counted: dict[str, dict[str, int]] = {}
-    with (
-        _listening(engine, "before_cursor_execute", on_statement),
-        _listening(engine, "begin", on_begin),
-        _listening(engine.pool, "checkout", on_checkout),
-    ):
+    with _listening(engine, "before_cursor_execute", on_statement), _driver_calls(tally):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 for op in ops:
                     await _send(client, op, headers[op.name])  # first use fills caches
-                    for name in ("statements", "transactions", "pings", "litellm_calls"):
-                        setattr(tally, name, 0)
+                    tally.statements = tally.other_round_trips = tally.litellm_calls = 0
                     await _send(client, op, headers[op.name])
                     counted[op.name] = tally.as_dict()
     return counted
@@ -92,6 +81,30 @@ async def _send(client: httpx.AsyncClient, op: Operation, headers: dict[str, str
     headers = {**headers, "Content-Type": "application/json"}
     response = await client.request(method, path, content=body, headers=headers)
     response.raise_for_status()
+
+
+@contextmanager
+def _driver_calls(tally: Tally) -> Iterator[None]:
+    """Count asyncpg's simple queries (transaction control) and row fetches (pings).
+
+    Statements go through prepared statements, counted by the engine listener instead.
+    """
+    originals = {name: getattr(asyncpg.Connection, name) for name in ("execute", "fetchrow")}
+
+    def counted(original: Any) -> Any:
+        async def call(self: asyncpg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
+            tally.other_round_trips += 1
+            return await original(self, *args, **kwargs)
+
+        return call
+
+    for name, original in originals.items():
+        setattr(asyncpg.Connection, name, counted(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(asyncpg.Connection, name, original)
 
 
 @contextmanager
