@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -42,14 +42,13 @@ class ApiKey:
     max_budget: float | None
     tpm_limit: int | None
     rpm_limit: int | None
-
-    @strawberry.field(description="The models this key may call (enforced by LiteLLM).")
-    async def model_access(self, info: Info) -> list[Model]:
-        rows = await info.context.loaders.key_models.load(uuid.UUID(str(self.id)))
-        return [Model.from_row(r) for r in rows]
+    # Loaded with the keys (one query for all of them), not by a resolver per key.
+    model_access: list[Model] = strawberry.field(
+        description="The models this key may call (enforced by LiteLLM)."
+    )
 
     @classmethod
-    def from_row(cls, row: db.ApiKey) -> ApiKey:
+    def from_row(cls, row: db.ApiKey, models: Sequence[db.Model]) -> ApiKey:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
@@ -61,6 +60,7 @@ class ApiKey:
             max_budget=row.max_budget,
             tpm_limit=row.tpm_limit,
             rpm_limit=row.rpm_limit,
+            model_access=[Model.from_row(m) for m in models],
         )
 
 
@@ -118,7 +118,7 @@ class ApiKeyQuery:
     async def api_keys(self, info: Info) -> list[ApiKey]:
         user = await info.context.user()
         rows = await api_keys.list_for_user(resources=info.context.resources, user_id=user.id)
-        return [ApiKey.from_row(r) for r in rows]
+        return await _with_models(info, rows)
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
@@ -131,7 +131,7 @@ class ApiKeyQuery:
         row = await api_keys.get_for_user(
             resources=info.context.resources, user_id=user.id, key_id=key_id
         )
-        return ApiKey.from_row(row) if row is not None else None
+        return (await _with_models(info, [row]))[0] if row is not None else None
 
     @strawberry.field(description="May the API key in `Authorization: Bearer` call this model?")
     async def model_access(self, info: Info, model: strawberry.ID) -> ModelAccessResult:
@@ -175,7 +175,8 @@ class ApiKeyMutation:
         )
         if isinstance(result, Failure):
             return user_error(result)  # type: ignore[return-value]
-        return ApiKeyCreateSuccess(api_key=ApiKey.from_row(result.api_key), secret=result.secret)
+        (key,) = await _with_models(info, [result.api_key])
+        return ApiKeyCreateSuccess(api_key=key, secret=result.secret)
 
     @strawberry.mutation(
         description="Revoke a key: LiteLLM stops accepting it at once.",
@@ -193,7 +194,17 @@ class ApiKeyMutation:
         )
         if isinstance(result, Failure):
             return user_error(result)  # type: ignore[return-value]
-        return ApiKeyRevokeSuccess(api_key=ApiKey.from_row(result))
+        (key,) = await _with_models(info, [result])
+        return ApiKeyRevokeSuccess(api_key=key)
+
+
+async def _with_models(info: Info, rows: Sequence[db.ApiKey]) -> list[ApiKey]:
+    if not rows:
+        return []
+    models = await api_keys.models_for_keys(
+        resources=info.context.resources, key_ids=[r.id for r in rows]
+    )
+    return [ApiKey.from_row(r, models.get(r.id, ())) for r in rows]
 
 
 def _unknown_model(model_id: str) -> Model:

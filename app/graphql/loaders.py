@@ -9,7 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from app.db.models import Model, Subscription
 from app.resources import Resources
-from app.services import api_keys, catalog, subscriptions
+from app.services import catalog, subscriptions
 
 
 class Loaders:
@@ -17,16 +17,11 @@ class Loaders:
         self._resources = resources
         self._user_id = user_id
         self.model = DataLoader[str, Model | None](self._load_models)
-        self.key_models = DataLoader[uuid.UUID, list[Model]](self._load_key_models)
         self.my_subscription = DataLoader[str, Subscription | None](self._load_my_subscriptions)
 
     async def _load_models(self, ids: Sequence[str]) -> list[Model | None]:
         found = await catalog.models_by_id(resources=self._resources, model_ids=ids)
         return [found.get(i) for i in ids]
-
-    async def _load_key_models(self, key_ids: Sequence[uuid.UUID]) -> list[list[Model]]:
-        found = await api_keys.models_for_keys(resources=self._resources, key_ids=key_ids)
-        return [found.get(k, []) for k in key_ids]
 
     async def _load_my_subscriptions(self, model_ids: Sequence[str]) -> list[Subscription | None]:
         if self._user_id is None:
