@@ -147,7 +147,6 @@ def _service_config(
         "OIDC_ISSUER": f"http://{LOOPBACK}:9/",
         "OIDC_CLIENT_ID": "litemaas-bench",
         "OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
-        "OIDC_REDIRECT_URI": f"http://{LOOPBACK}:9/auth/callback",
         "SESSION_SECRET": session_secret,
         "SESSION_MAX_AGE": str(SESSION_MAX_AGE),
         "DATABASE_URL": database_url,
