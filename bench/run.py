@@ -143,6 +143,8 @@ def _service_config(
     return {
         "ENV": "production",
         "AUTH_MODE": "oidc",
+        # Where browsers would reach it; only sign-in redirects use it.
+        "PUBLIC_URL": "https://litemaas.example.com",
         # Sign-in is not exercised; the provider only has to be configured.
         "OIDC_ISSUER": f"http://{LOOPBACK}:9/",
         "OIDC_CLIENT_ID": "litemaas-bench",
