@@ -23,7 +23,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.models import Model
-from app.graphql.permissions import IsAuthenticated
+from app.graphql.permissions import CanReadUser, IsAuthenticated
 from app.services import access, api_keys
 from app.services.failures import Failure, not_found
 
@@ -113,11 +113,14 @@ ModelAccessResult = Annotated[
 @strawberry.type
 class ApiKeyQuery:
     @strawberry.field(
-        description="The caller's API keys, newest first.", permission_classes=[IsAuthenticated]
+        description="The caller's API keys, newest first; admins may name another user.",
+        permission_classes=[IsAuthenticated, CanReadUser],
     )
-    async def api_keys(self, info: Info) -> list[ApiKey]:
-        user = await info.context.user()
-        rows = await api_keys.list_for_user(resources=info.context.resources, user_id=user.id)
+    async def api_keys(self, info: Info, user_id: strawberry.ID | None = None) -> list[ApiKey]:
+        owner = await info.context.owner(user_id)
+        if owner is None:
+            return []
+        rows = await api_keys.list_for_user(resources=info.context.resources, user_id=owner)
         return await _with_models(info, rows)
 
     @strawberry.field(

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.db.models import User
+from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
 from app.resources import Resources
 from app.services import users
@@ -45,6 +46,12 @@ class Context:
         if user is None:
             raise PermissionError("field resolved without IsAuthenticated")
         return user
+
+    async def owner(self, user_id: str | None) -> uuid.UUID | None:
+        """Whose data a field shows: the caller's, or the named user's (None: no such id)."""
+        if user_id is None:
+            return (await self.user()).id
+        return parse_uuid(user_id)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -9,6 +9,8 @@ from strawberry.permission import BasePermission
 from app.graphql.context import Info
 
 ADMIN_ROLE = "admin"
+# Roles that may read other users' subscriptions and keys.
+READ_OTHERS_ROLES = frozenset({ADMIN_ROLE, "admin-readonly"})
 
 
 class IsAuthenticated(BasePermission):
@@ -28,3 +30,19 @@ class IsAdmin(BasePermission):
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         user = await info.context.current_user()
         return user is not None and ADMIN_ROLE in user.roles
+
+
+class CanReadUser(BasePermission):
+    """A `userId` argument naming someone else needs the admin or admin-readonly role."""
+
+    message = "Only administrators may see other users' data."
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012  (strawberry reads it as is)
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        user = await info.context.current_user()
+        if user is None:
+            return False
+        user_id = kwargs.get("user_id")
+        if user_id is None or user_id == str(user.id):
+            return True
+        return bool(READ_OTHERS_ROLES.intersection(user.roles))

@@ -18,7 +18,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.models import Model
-from app.graphql.permissions import IsAuthenticated
+from app.graphql.permissions import CanReadUser, IsAuthenticated
 from app.services import subscriptions
 from app.services.failures import Failure, not_found
 
@@ -84,12 +84,16 @@ SubscriptionCancelResult = Annotated[
 @strawberry.type
 class SubscriptionQuery:
     @strawberry.field(
-        description="The caller's subscriptions, newest first.",
-        permission_classes=[IsAuthenticated],
+        description="The caller's subscriptions, newest first; admins may name another user.",
+        permission_classes=[IsAuthenticated, CanReadUser],
     )
-    async def subscriptions(self, info: Info) -> list[Subscription]:
-        user = await info.context.user()
-        rows = await subscriptions.list_for_user(resources=info.context.resources, user_id=user.id)
+    async def subscriptions(
+        self, info: Info, user_id: strawberry.ID | None = None
+    ) -> list[Subscription]:
+        owner = await info.context.owner(user_id)
+        if owner is None:
+            return []
+        rows = await subscriptions.list_for_user(resources=info.context.resources, user_id=owner)
         return [Subscription.from_row(r) for r in rows]
 
 

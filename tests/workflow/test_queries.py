@@ -241,3 +241,45 @@ async def test_concurrent_creations_cannot_exceed_the_key_limit(
     outcomes = sorted(r["__typename"] for r in results)
     assert outcomes == ["ApiKeyCreateSuccess"] * 3 + ["KeyLimitReachedError"] * 5
     assert len(emulator.keys) == 3
+
+
+OTHERS = """
+query Others($userId: ID!) {
+  apiKeys(userId: $userId) { id status }
+  subscriptions(userId: $userId) { id status }
+}
+"""
+
+
+@pytest.mark.parametrize("group", ["litemaas-admins", "litemaas-readonly"])
+async def test_admins_may_read_another_users_keys_and_subscriptions(app: Any, group: str) -> None:
+    async with serve(app) as alice_client, serve(app) as admin_client:
+        alice, admin = Portal(alice_client), Portal(admin_client)
+        alice_id = await alice.login("alice")
+        await admin.login("root", groups=[group])
+        sub = (await alice.subscribe("m1"))["subscription"]
+        key = (await alice.create_key(["m1"]))["apiKey"]
+
+        seen = await admin.data(OTHERS, userId=alice_id)
+        revoke = await admin.revoke(key["id"])
+
+    assert seen == {
+        "apiKeys": [{"id": key["id"], "status": "ACTIVE"}],
+        "subscriptions": [{"id": sub["id"], "status": "ACTIVE"}],
+    }
+    assert revoke["code"] == "NOT_FOUND"  # reading is all an admin may do with others' keys
+
+
+async def test_a_user_naming_another_user_is_forbidden(app: Any) -> None:
+    async with serve(app) as alice_client, serve(app) as bob_client:
+        alice, bob = Portal(alice_client), Portal(bob_client)
+        alice_id = await alice.login("alice")
+        bob_id = await bob.login("bob")
+        await alice.subscribe("m1")
+
+        other = await bob.gql(OTHERS, userId=alice_id)
+        own = await bob.data(OTHERS, userId=bob_id)
+
+    assert other["data"] is None
+    assert {e["extensions"]["code"] for e in other["errors"]} == {"FORBIDDEN"}
+    assert own == {"apiKeys": [], "subscriptions": []}
