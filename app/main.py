@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,23 +38,28 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             await background.start_up(resources=resources)
+            # Everything made so far (schema, caches, pools) lives as long as the process:
+            # keep it out of the garbage collector's full passes, which would stall requests.
+            gc.freeze()
             async with background.periodic_tasks(resources=resources):
                 log.info("litemaas-bff started (env=%s, auth=%s)", settings.env, settings.auth_mode)
                 yield
         finally:
             await resources.close()
 
+    # Only the routes that know who is signed in read the session cookie: /authz, the probes
+    # and /metrics serve machines and skip it.
+    session = [session_middleware(settings)]
     app = Starlette(
         routes=[
             # Route, not Mount: a Mount answers POST /graphql with a redirect to /graphql/.
-            Route("/graphql", GraphQLView(resources)),
+            Route("/graphql", GraphQLView(resources), middleware=session),
             *ide.asset_routes(settings),
-            *auth_routes.routes,
+            *auth_routes.routes(middleware=session),
             *probes.routes,
             *authz.routes,
             *metrics.routes,
         ],
-        middleware=[session_middleware(settings)],
         lifespan=lifespan,
     )
     app.state.resources = resources

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.engine import (
     SessionFactory,
     create_engine,
-    create_read_session_factory,
     create_session_factory,
+    read_only,
 )
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
@@ -28,7 +28,8 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
-    reads: SessionFactory  # single read statements, outside any transaction
+    read_engine: AsyncEngine  # single read statements, outside any transaction
+    reads: SessionFactory  # sessions on read_engine
     http: httpx.AsyncClient
     litellm: LiteLLMClient
     # Concurrent LiteLLM user syncs for one user share one attempt.
@@ -41,6 +42,7 @@ class Resources:
     ) -> Resources:
         """Open everything; `litellm_transport` replaces the network (the dev emulator)."""
         engine = create_engine(settings)
+        read_engine = read_only(engine)
         if settings.litellm_url is None and litellm_transport is None:
             litellm_transport = httpx.MockTransport(_litellm_not_configured)
         master_key = settings.litellm_master_key
@@ -63,7 +65,8 @@ class Resources:
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
-            reads=create_read_session_factory(engine),
+            read_engine=read_engine,
+            reads=create_session_factory(read_engine),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )

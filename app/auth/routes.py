@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -167,9 +169,11 @@ def _dev_login_problems(body: Any) -> list[str]:
     return problems
 
 
-routes = [
-    Route("/auth/login", login, methods=["GET"]),
-    Route(CALLBACK_PATH, callback, methods=["GET"]),
-    Route("/auth/logout", logout, methods=["POST"]),
-    Route("/auth/dev-login", dev_login, methods=["POST"]),
-]
+def routes(*, middleware: Sequence[Middleware]) -> list[Route]:
+    """The sign-in routes, behind `middleware` (the session)."""
+    return [
+        Route("/auth/login", login, methods=["GET"], middleware=middleware),
+        Route(CALLBACK_PATH, callback, methods=["GET"], middleware=middleware),
+        Route("/auth/logout", logout, methods=["POST"], middleware=middleware),
+        Route("/auth/dev-login", dev_login, methods=["POST"], middleware=middleware),
+    ]

@@ -31,17 +31,13 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions for one read statement: autocommit, so no BEGIN and ROLLBACK round trips.
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for single read statements: autocommit, so no BEGIN and ROLLBACK round trips.
 
     A single statement sees one snapshot either way; anything that writes, locks or needs
-    several statements to agree uses `create_session_factory`.
+    several statements to agree uses the engine itself.
     """
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"),
-        class_=AsyncSession,
-        expire_on_commit=False,
-    )
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

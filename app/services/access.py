@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, utcnow
+from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.resources import Resources
 from app.services import audit
 from app.services.api_keys import secret_digest
@@ -17,6 +18,14 @@ from app.services.failures import Failure, FailureCode
 from app.settings import ModelAccessEnforcement
 
 log = logging.getLogger(__name__)
+
+_keys = SQLModel.metadata.tables["api_keys"]
+_links = SQLModel.metadata.tables["api_key_models"]
+_KEY_WITH_MODELS = (
+    sa.select(_keys.c.id, _keys.c.status, _keys.c.expires_at, _links.c.model_id)
+    .select_from(_keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id))
+    .where(_keys.c.secret_sha256 == sa.bindparam("digest"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +47,14 @@ async def check_model_access(
     if not secret:
         counters.access_invalid_key += 1
         return _invalid_key()
-    async with resources.reads() as session:
-        rows = (
-            await session.exec(
-                select(ApiKey.id, ApiKey.status, ApiKey.expires_at, ApiKeyModel.model_id)
-                .outerjoin(ApiKeyModel, col(ApiKeyModel.api_key_id) == col(ApiKey.id))
-                .where(col(ApiKey.secret_sha256) == secret_digest(secret))
-                .order_by(col(ApiKeyModel.model_id))
-            )
-        ).all()
-    if not rows or not _usable(rows[0][1], rows[0][2]):
+    # Core, not the ORM: this check runs for every gateway request.
+    async with resources.read_engine.connect() as conn:
+        rows = (await conn.execute(_KEY_WITH_MODELS, {"digest": secret_digest(secret)})).all()
+    if not rows or not _usable(rows[0].status, rows[0].expires_at):
         counters.access_invalid_key += 1
         return _invalid_key()
-    key_id = rows[0][0]
-    allowed = tuple(row[3] for row in rows if row[3] is not None)
+    key_id = rows[0].id
+    allowed = tuple(sorted(row.model_id for row in rows if row.model_id is not None))
     if model_id in allowed:
         counters.access_granted += 1
         return AccessGranted(model_id, allowed)
