@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -125,36 +125,6 @@ def resources(app: Starlette, client: httpx.AsyncClient) -> Resources:
     """The running app's resources, for calling services and inspecting state."""
     found: Resources = app.state.resources
     return found
-
-
-GraphQL = Callable[..., Awaitable[dict[str, Any]]]
-
-
-@pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQL:
-    """POST a GraphQL document; return the whole response body (data and errors)."""
-
-    async def run(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        response = await client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, **kw
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    return run
-
-
-async def dev_login(
-    client: httpx.AsyncClient, username: str = "alice", groups: list[str] | None = None
-) -> dict[str, Any]:
-    response = await client.post(
-        "/auth/dev-login",
-        json={"username": username, "email": f"{username}@example.com", "groups": groups or []},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture

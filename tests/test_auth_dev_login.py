@@ -11,7 +11,8 @@ from app.db.models import AuditEvent, User
 from app.main import create_app
 from app.settings import AuthMode, Environment
 from tests import documents
-from tests.conftest import GraphQL, dev_login, make_settings, serve
+from tests.conftest import make_settings, serve
+from tests.portal import Portal
 
 # What AUTH_MODE=oidc needs in any environment.
 SSO = {
@@ -28,12 +29,12 @@ PRODUCTION_SECRETS = {
 }
 
 
-async def test_anonymous_me_is_null(gql: GraphQL) -> None:
-    assert await gql(documents.ME) == {"data": {"me": None}}
+async def test_anonymous_me_is_null(portal: Portal) -> None:
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
 
 
 async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
-    client: httpx.AsyncClient, gql: GraphQL, db_engine: AsyncEngine
+    client: httpx.AsyncClient, portal: Portal, db_engine: AsyncEngine
 ) -> None:
     response = await client.post(
         "/auth/dev-login",
@@ -45,7 +46,7 @@ async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
-    me = (await gql(documents.ME))["data"]["me"]
+    me = (await portal.gql(documents.ME))["data"]["me"]
     assert me["username"] == "alice"
     assert me["email"] == "alice@example.com"
     assert me["roles"] == ["admin", "user"]
@@ -56,26 +57,24 @@ async def test_dev_login_then_me_returns_the_user_with_roles_from_groups(
     assert [(e.action, str(e.actor_id)) for e in events] == [("user.login", me["id"])]
 
 
-async def test_second_login_updates_the_same_user(
-    client: httpx.AsyncClient, gql: GraphQL, db_engine: AsyncEngine
-) -> None:
-    first = await dev_login(client, "bob", groups=["litemaas-admins"])
-    second = await dev_login(client, "bob", groups=[])
+async def test_second_login_updates_the_same_user(portal: Portal, db_engine: AsyncEngine) -> None:
+    first = await portal.login("bob", groups=["litemaas-admins"])
+    second = await portal.login("bob", groups=[])
 
-    assert first["id"] == second["id"]
-    assert (await gql(documents.ME))["data"]["me"]["roles"] == ["user"]
+    assert first == second
+    assert (await portal.gql(documents.ME))["data"]["me"]["roles"] == ["user"]
     async with AsyncSession(db_engine) as session:
         assert len((await session.exec(select(User))).all()) == 1
 
 
 async def test_a_tampered_session_cookie_is_anonymous(
-    client: httpx.AsyncClient, gql: GraphQL
+    client: httpx.AsyncClient, portal: Portal
 ) -> None:
-    await dev_login(client)
+    await portal.login()
     value = client.cookies[SESSION_COOKIE]
     client.cookies.set(SESSION_COOKIE, value[:-4] + "AAAA")
 
-    assert await gql(documents.ME) == {"data": {"me": None}}
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
 
 
 @pytest.mark.parametrize(

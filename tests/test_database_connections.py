@@ -7,15 +7,15 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import GraphQL
+from tests.portal import Portal
 
 MODELS = "{ models { id } }"
 
 
 async def test_a_request_after_the_database_ended_the_pooled_connections_succeeds(
-    gql: GraphQL, db_engine: AsyncEngine
+    portal: Portal, db_engine: AsyncEngine
 ) -> None:
-    first = await gql(MODELS)
+    first = await portal.gql(MODELS)
     assert first == {"data": {"models": [{"id": "m1"}, {"id": "m2"}]}}
 
     async with db_engine.connect() as conn:
@@ -30,4 +30,4 @@ async def test_a_request_after_the_database_ended_the_pooled_connections_succeed
     assert ended >= 1, "the service holds no pooled connection to end"
     await asyncio.sleep(0.2)  # the closed sockets reach the event loop
 
-    assert await gql(MODELS) == first
+    assert await portal.gql(MODELS) == first

@@ -5,12 +5,12 @@ import httpx
 from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from tests import documents
-from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, GraphQL, make_settings, serve
+from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.portal import Portal
 
 
-async def test_health_reports_ok_with_database_latency(gql: GraphQL) -> None:
-    body = await gql(documents.HEALTH)
+async def test_health_reports_ok_with_database_latency(portal: Portal) -> None:
+    body = await portal.gql(documents.HEALTH)
 
     assert "errors" not in body
     health = body["data"]["health"]

@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import httpx
-
-from tests.conftest import GraphQL, dev_login
+from tests.portal import Portal
 
 USERS = "{ users { username roles } }"
 
 
-async def test_an_admin_lists_every_user_by_username(
-    client: httpx.AsyncClient, gql: GraphQL
-) -> None:
-    await dev_login(client, "zoe")
-    await dev_login(client, "bob", groups=["litemaas-readonly"])
-    await dev_login(client, "ada", groups=["litemaas-admins"])
+async def test_an_admin_lists_every_user_by_username(portal: Portal) -> None:
+    await portal.login("zoe")
+    await portal.login("bob", groups=["litemaas-readonly"])
+    await portal.login("ada", groups=["litemaas-admins"])
 
-    body = await gql(USERS)
+    body = await portal.gql(USERS)
 
     assert body == {
         "data": {
@@ -27,22 +23,20 @@ async def test_an_admin_lists_every_user_by_username(
     }
 
 
-async def test_users_returns_at_most_first(client: httpx.AsyncClient, gql: GraphQL) -> None:
+async def test_users_returns_at_most_first(portal: Portal) -> None:
     for name in ("carl", "bea"):
-        await dev_login(client, name)
-    await dev_login(client, "ada", groups=["litemaas-admins"])
+        await portal.login(name)
+    await portal.login("ada", groups=["litemaas-admins"])
 
-    body = await gql("{ users(first: 2) { username } }")
+    body = await portal.gql("{ users(first: 2) { username } }")
 
     assert body["data"]["users"] == [{"username": "ada"}, {"username": "bea"}]
 
 
-async def test_a_user_without_the_admin_role_is_forbidden(
-    client: httpx.AsyncClient, gql: GraphQL
-) -> None:
-    await dev_login(client, "bob", groups=["litemaas-readonly", "litemaas-users"])
+async def test_a_user_without_the_admin_role_is_forbidden(portal: Portal) -> None:
+    await portal.login("bob", groups=["litemaas-readonly", "litemaas-users"])
 
-    body = await gql(USERS)
+    body = await portal.gql(USERS)
 
     assert body["data"] is None
     [error] = body["errors"]
@@ -50,8 +44,8 @@ async def test_a_user_without_the_admin_role_is_forbidden(
     assert error["path"] == ["users"]
 
 
-async def test_an_anonymous_caller_is_unauthenticated(gql: GraphQL) -> None:
-    body = await gql(USERS)
+async def test_an_anonymous_caller_is_unauthenticated(portal: Portal) -> None:
+    body = await portal.gql(USERS)
 
     assert body["data"] is None
     [error] = body["errors"]
