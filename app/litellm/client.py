@@ -59,6 +59,7 @@ class KeyInfo:
     models: tuple[str, ...]
     expires: datetime | None
     deleted: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,7 @@ def _key_info(row: dict[str, Any], *, token: str | None) -> KeyInfo:
         models=tuple(row.get("models") or ()),
         expires=_datetime(row.get("expires")),
         deleted=row.get("status") == "deleted" or row.get("deleted_at") is not None,
+        metadata=dict(row.get("metadata") or {}),
     )
 
 

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 255
 PREFIX_LENGTH = 8
+# Metadata on every LiteLLM key the BFF makes: the reconciler touches no other key.
+KEY_ID_METADATA = "litemaas_key_id"
 # Keys that count against the per-user limit: in use, or being created.
 LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
 
@@ -141,7 +143,7 @@ async def create(
             tpm_limit=request.tpm_limit,
             rpm_limit=request.rpm_limit,
             duration=_duration_until(request.expires_at),
-            metadata={"litemaas_key_id": str(pending.id), "name": request.name},
+            metadata={KEY_ID_METADATA: str(pending.id), "name": request.name},
         )
     except LiteLLMError as exc:
         await _abandon(resources=resources, key=pending, error=exc)

@@ -2,7 +2,8 @@
 
 - users whose LiteLLM sync failed are retried, with backoff;
 - keys still PENDING after the grace period: their LiteLLM key (if any) is deleted, then the row;
-- LiteLLM keys made by the BFF (alias = a key row id) without an ACTIVE row are deleted;
+- LiteLLM keys made by the BFF (alias = a key row id, and its metadata says so) without an
+  ACTIVE row are deleted;
 - ACTIVE rows whose LiteLLM key is gone are marked revoked.
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
 """
@@ -110,9 +111,11 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:
-    """The key row this LiteLLM key was made for, if the BFF made it."""
+    """The key row this LiteLLM key was made for, if the BFF made it (alias and marker agree)."""
+    if info.key_alias is None or info.metadata.get(api_keys.KEY_ID_METADATA) != info.key_alias:
+        return None
     try:
-        return uuid.UUID(info.key_alias or "")
+        return uuid.UUID(info.key_alias)
     except ValueError:
         return None
 

@@ -196,7 +196,10 @@ async def test_key_list_gives_every_key_of_a_user(
     user_id = proxy.new_user_id()
     made = [
         await litellm_client.key_generate(
-            key_alias=f"alias-{user_id}-{n}", user_id=user_id, models=["m1"]
+            key_alias=f"alias-{user_id}-{n}",
+            user_id=user_id,
+            models=["m1"],
+            metadata={"litemaas_key_id": f"alias-{user_id}-{n}"},
         )
         for n in range(3)
     ]
@@ -206,6 +209,8 @@ async def test_key_list_gives_every_key_of_a_user(
     assert sorted(k.token or "" for k in listed) == sorted(g.token for g in made)
     assert {k.key_alias for k in listed} == {f"alias-{user_id}-{n}" for n in range(3)}
     assert all(k.user_id == user_id and k.models == ("m1",) for k in listed)
+    # The reconciler recognises the BFF's keys by this marker.
+    assert {k.metadata["litemaas_key_id"] for k in listed} == {k.key_alias for k in listed}
     assert await litellm_client.key_list(user_id=proxy.new_user_id()) == []
 
 

@@ -20,6 +20,7 @@ from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.services import reconcile
+from app.services.api_keys import KEY_ID_METADATA
 from app.settings import Settings
 from tests.conftest import serve
 from tests.portal import Portal
@@ -200,15 +201,22 @@ async def test_reconciler_repairs_what_a_crash_left(
     await litellm.key_generate(key_alias=str(crashed.id), user_id=str(user_id), models=["m1"])
     # 2. A LiteLLM key made for a row that never got written.
     orphan_alias = str(uuid.uuid4())
-    await litellm.key_generate(key_alias=orphan_alias, user_id=str(user_id), models=["m1"])
+    await litellm.key_generate(
+        key_alias=orphan_alias,
+        user_id=str(user_id),
+        models=["m1"],
+        metadata={KEY_ID_METADATA: orphan_alias},
+    )
     # 3. An active key whose LiteLLM key vanished.
     vanished = await portal.create_key(["m1"], name="vanished")
     [vanished_token] = [
         t for t, k in emulator.keys.items() if k.key_alias == vanished["apiKey"]["id"]
     ]
     await litellm.key_delete(keys=[vanished_token])
-    # 4. A key LiteLLM holds that the BFF did not make: left alone.
+    # 4. Keys LiteLLM holds that the BFF did not make: left alone, even with a UUID alias.
     await litellm.key_generate(key_alias="made-by-hand", user_id="ops", models=["m2"])
+    foreign_alias = str(uuid.uuid4())
+    await litellm.key_generate(key_alias=foreign_alias, user_id="ops", models=["m2"])
     await _age_rows(db_engine, resources)
 
     report = await reconcile.reconcile(resources=resources)
@@ -216,7 +224,7 @@ async def test_reconciler_repairs_what_a_crash_left(
     assert (report.pending_keys_removed, report.orphan_litellm_keys_deleted) == (1, 1)
     assert report.missing_keys_revoked == 1
     assert sorted(a or "" for a in _litellm_aliases(emulator)) == sorted(
-        [str(live_id), "made-by-hand"]
+        [str(live_id), "made-by-hand", foreign_alias]
     )
     statuses = {r.name: r.status for r in await _rows(db_engine)}
     assert statuses == {"k0": ApiKeyStatus.ACTIVE, "vanished": ApiKeyStatus.REVOKED}
