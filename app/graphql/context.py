@@ -36,8 +36,7 @@ class Context:
         return await self._user
 
     async def _load_user(self, user_id: uuid.UUID) -> User | None:
-        async with self.resources.reads() as session:
-            user = await users.get(session=session, user_id=user_id)
+        user = await users.get(resources=self.resources, user_id=user_id)
         return user if user is not None and user.is_active else None
 
     async def user(self) -> User:

@@ -50,8 +50,7 @@ class UserQuery:
         permission_classes=[IsAuthenticated, IsAdmin],
     )
     async def users(self, info: Info, first: int = 100) -> list[UserType]:
-        async with info.context.resources.sessions() as session:
-            found = await users.list_by_username(session=session, limit=first)
+        found = await users.list_by_username(resources=info.context.resources, limit=first)
         return [UserType.from_model(user) for user in found]
 
 
@@ -78,7 +77,6 @@ class UserMutation:
         failure = await users.ensure_litellm_user(resources=resources, user_id=user.id)
         if failure is not None:
             return user_error(failure)  # type: ignore[return-value]
-        async with resources.sessions() as session:
-            refreshed = await users.get(session=session, user_id=user.id)
+        refreshed = await users.get(resources=resources, user_id=user.id)
         assert refreshed is not None
         return LitellmSyncRetrySuccess(user=UserType.from_model(refreshed))

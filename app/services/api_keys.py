@@ -13,11 +13,12 @@ import logging
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import (
     ApiKey,
@@ -179,12 +180,7 @@ async def revoke(
     except LiteLLMError as exc:
         return from_litellm_error(exc, action="revoke the key")
     async with resources.sessions() as session:
-        stored = await session.get(ApiKey, key_id)
-        assert stored is not None
-        now = utcnow()
-        stored.status = ApiKeyStatus.REVOKED
-        stored.revoked_at = stored.revoked_at or now
-        stored.updated_at = now
+        await mark_revoked(session, [key_id])
         audit.record(
             session,
             actor_id=user_id,
@@ -193,7 +189,41 @@ async def revoke(
             resource_id=str(key_id),
         )
         await session.commit()
+        stored = await session.get(ApiKey, key_id)
+    assert stored is not None
     return stored
+
+
+async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:
+    """Mark these keys revoked where they are still active (one statement; the caller commits)."""
+    if not key_ids:
+        return
+    now = utcnow()
+    await session.exec(
+        update(ApiKey)
+        .where(col(ApiKey.id).in_(key_ids))
+        .where(col(ApiKey.status) == ApiKeyStatus.ACTIVE)
+        .values(status=ApiKeyStatus.REVOKED, revoked_at=now, updated_at=now)
+    )
+
+
+async def remove_pending_row(*, resources: Resources, key_id: uuid.UUID, action: str) -> bool:
+    """Delete a key row that is still PENDING, recording `action`; False if it was not pending."""
+    async with resources.sessions() as session:
+        key = await session.get(ApiKey, key_id)
+        if key is None or key.status is not ApiKeyStatus.PENDING:
+            return False
+        await session.delete(key)
+        audit.record(
+            session,
+            actor_id=key.user_id,
+            action=action,
+            resource_type="api_key",
+            resource_id=str(key_id),
+            success=False,
+        )
+        await session.commit()
+    return True
 
 
 def _validate(request: NewApiKey) -> Failure | None:
@@ -305,11 +335,7 @@ async def _abandon(
     if may_exist and not await delete_litellm_key(resources=resources, key=key, token=token):
         log.warning("key %s left pending for the reconciler", key.id)
         return
-    async with resources.sessions() as session:
-        stored = await session.get(ApiKey, key.id)
-        if stored is not None and stored.status is ApiKeyStatus.PENDING:
-            await session.delete(stored)
-            await session.commit()
+    await remove_pending_row(resources=resources, key_id=key.id, action="api_key.create_failed")
 
 
 async def delete_litellm_key(

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.litellm.client import KeyInfo
@@ -79,8 +79,10 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         if key.status is ApiKeyStatus.PENDING and key.created_at < stale_before:
             if not await api_keys.delete_litellm_key(resources=resources, key=key):
                 raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
-            await _delete_pending_row(resources, key.id)
-            report.pending_keys_removed += 1
+            if await api_keys.remove_pending_row(
+                resources=resources, key_id=key.id, action="api_key.pending_removed"
+            ):
+                report.pending_keys_removed += 1
 
     for info in litellm_keys:
         row_id = _row_id(info)
@@ -106,7 +108,7 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
             and key.updated_at < listed_at
             and key.secret_sha256 not in live_tokens
         ):
-            await _revoke_missing(resources, key.id)
+            await _revoke_missing(resources, key)
             report.missing_keys_revoked += 1
 
 
@@ -120,38 +122,15 @@ def _row_id(info: KeyInfo) -> uuid.UUID | None:
         return None
 
 
-async def _delete_pending_row(resources: Resources, key_id: uuid.UUID) -> None:
+async def _revoke_missing(resources: Resources, key: ApiKey) -> None:
     async with resources.sessions() as session:
-        key = await session.get(ApiKey, key_id)
-        if key is not None and key.status is ApiKeyStatus.PENDING:
-            await session.delete(key)
-            audit.record(
-                session,
-                actor_id=key.user_id,
-                action="api_key.pending_removed",
-                resource_type="api_key",
-                resource_id=str(key_id),
-            )
-            await session.commit()
-
-
-async def _revoke_missing(resources: Resources, key_id: uuid.UUID) -> None:
-    async with resources.sessions() as session:
-        key = (
-            await session.exec(select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update())
-        ).one_or_none()
-        if key is None or key.status is not ApiKeyStatus.ACTIVE:
-            return
-        now = utcnow()
-        key.status = ApiKeyStatus.REVOKED
-        key.revoked_at = now
-        key.updated_at = now
+        await api_keys.mark_revoked(session, [key.id])
         audit.record(
             session,
             actor_id=key.user_id,
             action="api_key.revoked_missing_in_litellm",
             resource_type="api_key",
-            resource_id=str(key_id),
+            resource_id=str(key.id),
             success=False,
         )
         await session.commit()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import (
@@ -23,7 +23,7 @@ from app.db.models import (
 )
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.resources import Resources
-from app.services import audit, users
+from app.services import api_keys, audit, users
 from app.services.failures import Failure, FailureCode, from_litellm_error, not_found
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,13 @@ async def cancel(
         subscription.status = SubscriptionStatus.CANCELLED
         subscription.cancelled_at = now
         subscription.updated_at = now
-        for key_models in keys:
-            link = await session.get(ApiKeyModel, (key_models.key_id, model_id))
-            if link is not None:
-                await session.delete(link)
-            if key_models.key_id in to_revoke:
-                key = await session.get(ApiKey, key_models.key_id)
-                assert key is not None
-                key.status = ApiKeyStatus.REVOKED
-                key.revoked_at = now
-                key.updated_at = now
+        if keys:
+            await session.exec(
+                delete(ApiKeyModel)
+                .where(col(ApiKeyModel.api_key_id).in_([k.key_id for k in keys]))
+                .where(col(ApiKeyModel.model_id) == model_id)
+            )
+        await api_keys.mark_revoked(session, to_revoke)
         audit.record(
             session,
             actor_id=user_id,

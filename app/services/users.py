@@ -42,15 +42,19 @@ def roles_from_groups(groups: Iterable[str], role_groups: Mapping[str, str]) -> 
     return sorted(roles)
 
 
-async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+async def get(*, resources: Resources, user_id: uuid.UUID) -> User | None:
+    async with resources.reads() as session:
+        return await session.get(User, user_id)
 
 
-async def list_by_username(*, session: AsyncSession, limit: int) -> list[User]:
+async def list_by_username(*, resources: Resources, limit: int) -> list[User]:
     """Users ordered by username, at most `limit` (clamped to 1..MAX_USERS_PAGE)."""
     limit = max(1, min(limit, MAX_USERS_PAGE))
-    found = await session.exec(select(User).order_by(col(User.username), col(User.id)).limit(limit))
-    return list(found.all())
+    async with resources.reads() as session:
+        found = await session.exec(
+            select(User).order_by(col(User.username), col(User.id)).limit(limit)
+        )
+        return list(found.all())
 
 
 async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
@@ -60,8 +64,7 @@ async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
             session=session, settings=resources.settings, identity=identity
         )
     await ensure_litellm_user(resources=resources, user_id=user.id)
-    async with resources.sessions() as session:
-        refreshed = await session.get(User, user.id)
+    refreshed = await get(resources=resources, user_id=user.id)
     assert refreshed is not None
     return refreshed
 
