@@ -14,6 +14,7 @@ from app.db.engine import (
     create_session_factory,
     read_only,
 )
+from app.db.reader import Reader
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
@@ -28,8 +29,8 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
-    read_engine: AsyncEngine  # single read statements, outside any transaction
-    reads: SessionFactory  # sessions on read_engine
+    reads: SessionFactory  # single read statements, outside any transaction
+    reader: Reader  # the hottest single reads, at the driver's speed
     http: httpx.AsyncClient
     litellm: LiteLLMClient
     # Concurrent LiteLLM user syncs for one user share one attempt.
@@ -42,7 +43,6 @@ class Resources:
     ) -> Resources:
         """Open everything; `litellm_transport` replaces the network (the dev emulator)."""
         engine = create_engine(settings)
-        read_engine = read_only(engine)
         if settings.litellm_url is None and litellm_transport is None:
             litellm_transport = httpx.MockTransport(_litellm_not_configured)
         master_key = settings.litellm_master_key
@@ -65,14 +65,15 @@ class Resources:
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
-            read_engine=read_engine,
-            reads=create_session_factory(read_engine),
+            reads=create_session_factory(read_only(engine)),
+            reader=Reader(engine, pool_size=settings.database_pool_size),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.reader.close()
         await self.engine.dispose()
 
 

@@ -1,8 +1,9 @@
 """Database statements and LiteLLM calls per request, counted in-process before the load.
 
 The service runs here with the production settings of the load run: a listener on its engine
-counts the statements, wrappers around asyncpg the other round trips (transaction control,
-pings), a transport in front of the network the calls to LiteLLM. Nothing in the service
+counts the statements SQLAlchemy sends, wrappers around asyncpg those the service's reader sends
+straight to asyncpg and the other round trips (transaction control, pings), a transport in
+front of the network the calls to LiteLLM. Nothing in the service
 itself knows it is being counted.
 """
 
@@ -85,21 +86,23 @@ async def _send(client: httpx.AsyncClient, op: Operation, headers: dict[str, str
 
 @contextmanager
 def _driver_calls(tally: Tally) -> Iterator[None]:
-    """Count asyncpg's simple queries (transaction control) and row fetches (pings).
+    """Count the reader's statements (`fetch`), and asyncpg's simple queries (transaction
+    control) and single-row fetches (pings) as other round trips.
 
-    Statements go through prepared statements, counted by the engine listener instead.
+    SQLAlchemy's statements go through prepared statements, counted by the engine listener.
     """
-    originals = {name: getattr(asyncpg.Connection, name) for name in ("execute", "fetchrow")}
+    kinds = {"fetch": "statements", "execute": "other_round_trips", "fetchrow": "other_round_trips"}
+    originals = {name: getattr(asyncpg.Connection, name) for name in kinds}
 
-    def counted(original: Any) -> Any:
+    def counted(original: Any, kind: str) -> Any:
         async def call(self: asyncpg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
-            tally.other_round_trips += 1
+            setattr(tally, kind, getattr(tally, kind) + 1)
             return await original(self, *args, **kwargs)
 
         return call
 
     for name, original in originals.items():
-        setattr(asyncpg.Connection, name, counted(original))
+        setattr(asyncpg.Connection, name, counted(original, kinds[name]))
     try:
         yield
     finally:

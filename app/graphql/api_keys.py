@@ -24,7 +24,7 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.models import Model
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.services import access, api_keys
+from app.services import access, api_keys, catalog
 from app.services.failures import Failure, not_found
 
 strawberry.enum(db.ApiKeyStatus, name="ApiKeyStatus")
@@ -48,7 +48,7 @@ class ApiKey:
     )
 
     @classmethod
-    def from_row(cls, row: db.ApiKey, models: Sequence[db.Model]) -> ApiKey:
+    def from_row(cls, row: db.ApiKey | api_keys.ListedKey, models: list[Model]) -> ApiKey:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
@@ -60,7 +60,7 @@ class ApiKey:
             max_budget=row.max_budget,
             tpm_limit=row.tpm_limit,
             rpm_limit=row.rpm_limit,
-            model_access=[Model.from_row(m) for m in models],
+            model_access=models,
         )
 
 
@@ -120,8 +120,8 @@ class ApiKeyQuery:
         owner = await info.context.owner(user_id)
         if owner is None:
             return []
-        rows = await api_keys.list_for_user(resources=info.context.resources, user_id=owner)
-        return await _with_models(info, rows)
+        listed = await api_keys.list_for_user(resources=info.context.resources, user_id=owner)
+        return await _keys(info, [(key, key.model_ids) for key in listed])
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
@@ -202,14 +202,22 @@ class ApiKeyMutation:
 
 
 async def _with_models(info: Info, rows: Sequence[db.ApiKey]) -> list[ApiKey]:
-    if not rows:
-        return []
-    models = await api_keys.models_for_keys(
+    model_ids = await api_keys.model_ids_for_keys(
         resources=info.context.resources, key_ids=[r.id for r in rows]
     )
-    return [ApiKey.from_row(r, models.get(r.id, ())) for r in rows]
+    return await _keys(info, [(r, model_ids.get(r.id, [])) for r in rows])
+
+
+async def _keys(
+    info: Info, keys: Sequence[tuple[db.ApiKey | api_keys.ListedKey, list[str]]]
+) -> list[ApiKey]:
+    """The keys with their models, each model loaded and converted once."""
+    wanted = sorted({m for _, model_ids in keys for m in model_ids})
+    loaded = await info.context.loaders.model.load_many(wanted)
+    models = {m.id: Model.from_row(m) for m in loaded if m is not None}
+    return [ApiKey.from_row(key, [models[m] for m in model_ids]) for key, model_ids in keys]
 
 
 def _unknown_model(model_id: str) -> Model:
     # Granted in log-only/off mode for a model the catalogue does not know.
-    return Model.from_row(db.Model(id=model_id, name=model_id, available=False))
+    return Model.from_row(catalog.CatalogModel(id=model_id, name=model_id, available=False))

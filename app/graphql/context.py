@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from app.db.models import User
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
 from app.resources import Resources
 from app.services import users
+from app.services.users import SignedIn
 
 
 @dataclass
@@ -24,22 +24,20 @@ class Context:
     response: Response
     resources: Resources
     user_id: uuid.UUID | None
-    _user: asyncio.Task[User | None] | None = field(default=None, init=False)
+    _user: asyncio.Task[SignedIn | None] | None = field(default=None, init=False)
 
-    async def current_user(self) -> User | None:
+    async def current_user(self) -> SignedIn | None:
         """The signed-in, active user (loaded once per request), or None."""
         if self.user_id is None:
             return None
         # Root fields resolve concurrently: they all wait for the one load.
         if self._user is None:
-            self._user = asyncio.create_task(self._load_user(self.user_id))
+            self._user = asyncio.create_task(
+                users.signed_in(resources=self.resources, user_id=self.user_id)
+            )
         return await self._user
 
-    async def _load_user(self, user_id: uuid.UUID) -> User | None:
-        user = await users.get(resources=self.resources, user_id=user_id)
-        return user if user is not None and user.is_active else None
-
-    async def user(self) -> User:
+    async def user(self) -> SignedIn:
         """The signed-in user, for fields behind `IsAuthenticated`."""
         user = await self.current_user()
         if user is None:

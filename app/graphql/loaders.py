@@ -7,19 +7,20 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from app.db.models import Model, Subscription
+from app.db.models import Subscription
 from app.resources import Resources
 from app.services import catalog, subscriptions
+from app.services.catalog import CatalogModel
 
 
 class Loaders:
     def __init__(self, resources: Resources, user_id: uuid.UUID | None) -> None:
         self._resources = resources
         self._user_id = user_id
-        self.model = DataLoader[str, Model | None](self._load_models)
+        self.model = DataLoader[str, CatalogModel | None](self._load_models)
         self.my_subscription = DataLoader[str, Subscription | None](self._load_my_subscriptions)
 
-    async def _load_models(self, ids: Sequence[str]) -> list[Model | None]:
+    async def _load_models(self, ids: Sequence[str]) -> list[CatalogModel | None]:
         found = await catalog.models_by_id(resources=self._resources, model_ids=ids)
         return [found.get(i) for i in ids]
 

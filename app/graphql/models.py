@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.db import models as db
 from app.graphql.context import Info
 from app.services import catalog
 
@@ -41,7 +40,7 @@ class Model:
         return Subscription.from_row(found) if found is not None else None
 
     @classmethod
-    def from_row(cls, row: db.Model) -> Model:
+    def from_row(cls, row: catalog.CatalogModel) -> Model:
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,

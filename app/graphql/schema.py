@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
+from app.graphql.executor import PlainFieldExecutor
 from app.graphql.health import HealthQuery
 from app.graphql.models import ModelQuery
 from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
@@ -51,7 +52,13 @@ def create_schema(*, introspection: bool) -> strawberry.Schema:
     extensions: list[type[SchemaExtension]] = [ParserCache, ValidationCache]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return Schema(query=Query, mutation=Mutation, types=[UserError], extensions=extensions)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[UserError],
+        extensions=extensions,
+        execution_context_class=PlainFieldExecutor,
+    )
 
 
 def export_sdl() -> str:

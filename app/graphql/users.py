@@ -42,7 +42,10 @@ class UserType:
 class UserQuery:
     @strawberry.field(description="The signed-in user, or null when anonymous.")
     async def me(self, info: Info) -> UserType | None:
-        user = await info.context.current_user()
+        signed_in = await info.context.current_user()
+        if signed_in is None:
+            return None
+        user = await users.get(resources=info.context.resources, user_id=signed_in.id)
         return UserType.from_model(user) if user is not None else None
 
     @strawberry.field(

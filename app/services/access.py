@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from app.db.models import ApiKey, ApiKeyStatus, utcnow
+from app.db.reader import as_text
 from app.resources import Resources
 from app.services import audit
 from app.services.api_keys import secret_digest
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 _keys = SQLModel.metadata.tables["api_keys"]
 _links = SQLModel.metadata.tables["api_key_models"]
 _KEY_WITH_MODELS = (
-    sa.select(_keys.c.id, _keys.c.status, _keys.c.expires_at, _links.c.model_id)
+    sa.select(_keys.c.id, as_text(_keys.c.status), _keys.c.expires_at, _links.c.model_id)
     .select_from(_keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id))
     .where(_keys.c.secret_sha256 == sa.bindparam("digest"))
 )
@@ -47,14 +48,16 @@ async def check_model_access(
     if not secret:
         counters.access_invalid_key += 1
         return _invalid_key()
-    # Core, not the ORM: this check runs for every gateway request.
-    async with resources.read_engine.connect() as conn:
-        rows = (await conn.execute(_KEY_WITH_MODELS, {"digest": secret_digest(secret)})).all()
-    if not rows or not _usable(rows[0].status, rows[0].expires_at):
+    # This check runs for every gateway request.
+    rows = await resources.reader.all(_KEY_WITH_MODELS, {"digest": secret_digest(secret)})
+    if not rows:
         counters.access_invalid_key += 1
         return _invalid_key()
-    key_id = rows[0].id
-    allowed = tuple(sorted(row.model_id for row in rows if row.model_id is not None))
+    key_id, status, expires_at, _ = rows[0]
+    if not _usable(status, expires_at):
+        counters.access_invalid_key += 1
+        return _invalid_key()
+    allowed = tuple(sorted(row[3] for row in rows if row[3] is not None))
     if model_id in allowed:
         counters.access_granted += 1
         return AccessGranted(model_id, allowed)

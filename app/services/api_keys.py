@@ -17,19 +17,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, func, select, update
+import sqlalchemy as sa
+from sqlmodel import SQLModel, col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import (
     ApiKey,
     ApiKeyModel,
     ApiKeyStatus,
-    Model,
     Subscription,
     SubscriptionStatus,
     User,
     utcnow,
 )
+from app.db.reader import as_text
 from app.litellm.client import GeneratedKey
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
@@ -76,16 +77,84 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ApiKey]:
-    """The user's keys (active and revoked), newest first; keys being created are not shown."""
-    async with resources.reads() as session:
-        rows = await session.exec(
-            select(ApiKey)
-            .where(col(ApiKey.user_id) == user_id)
-            .where(col(ApiKey.status) != ApiKeyStatus.PENDING)
-            .order_by(col(ApiKey.created_at).desc(), col(ApiKey.id))
-        )
-        return list(rows.all())
+@dataclass(frozen=True, slots=True)
+class ListedKey:
+    """A key as its owner's list shows it, with the ids of the models it may call."""
+
+    id: uuid.UUID
+    name: str
+    prefix: str | None
+    status: ApiKeyStatus
+    expires_at: datetime | None
+    created_at: datetime
+    revoked_at: datetime | None
+    max_budget: float | None
+    tpm_limit: int | None
+    rpm_limit: int | None
+    model_ids: list[str]
+
+
+_keys = SQLModel.metadata.tables["api_keys"]
+_links = SQLModel.metadata.tables["api_key_models"]
+_LISTING = (
+    sa.select(
+        _keys.c.id,
+        _keys.c.name,
+        _keys.c.prefix,
+        as_text(_keys.c.status),
+        _keys.c.expires_at,
+        _keys.c.created_at,
+        _keys.c.revoked_at,
+        _keys.c.max_budget,
+        _keys.c.tpm_limit,
+        _keys.c.rpm_limit,
+        _links.c.model_id,
+    )
+    .select_from(_keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id))
+    .where(_keys.c.user_id == sa.bindparam("user_id"), _keys.c.status != ApiKeyStatus.PENDING)
+    .order_by(_keys.c.created_at.desc(), _keys.c.id, _links.c.model_id)
+)
+
+
+async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ListedKey]:
+    """The user's keys (active and revoked), newest first; keys being created are not shown.
+
+    One statement for any number of keys: the keys joined with their model links.
+    """
+    listed: list[ListedKey] = []
+    rows = await resources.reader.all(_LISTING, {"user_id": user_id})
+    for (
+        key_id,
+        name,
+        prefix,
+        status,
+        expires_at,
+        created_at,
+        revoked_at,
+        max_budget,
+        tpm_limit,
+        rpm_limit,
+        model_id,
+    ) in rows:
+        if not listed or listed[-1].id != key_id:
+            listed.append(
+                ListedKey(
+                    id=key_id,
+                    name=name,
+                    prefix=prefix,
+                    status=ApiKeyStatus(status),
+                    expires_at=expires_at,
+                    created_at=created_at,
+                    revoked_at=revoked_at,
+                    max_budget=max_budget,
+                    tpm_limit=tpm_limit,
+                    rpm_limit=rpm_limit,
+                    model_ids=[],
+                )
+            )
+        if model_id is not None:
+            listed[-1].model_ids.append(model_id)
+    return listed
 
 
 async def get_for_user(
@@ -99,20 +168,19 @@ async def get_for_user(
     return key
 
 
-async def models_for_keys(
+async def model_ids_for_keys(
     *, resources: Resources, key_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Model]]:
-    """Each key's allowed models, by id (one query for any number of keys)."""
-    result: dict[uuid.UUID, list[Model]] = defaultdict(list)
+) -> dict[uuid.UUID, list[str]]:
+    """The ids of each key's allowed models, sorted (one query for any number of keys)."""
+    result: dict[uuid.UUID, list[str]] = defaultdict(list)
     async with resources.reads() as session:
         rows = await session.exec(
-            select(ApiKeyModel.api_key_id, Model)
-            .join(Model, col(Model.id) == col(ApiKeyModel.model_id))
+            select(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
             .where(col(ApiKeyModel.api_key_id).in_(key_ids))
-            .order_by(col(Model.id))
+            .order_by(col(ApiKeyModel.model_id))
         )
-        for key_id, model in rows.all():
-            result[key_id].append(model)
+        for key_id, model_id in rows.all():
+            result[key_id].append(model_id)
     return result
 
 

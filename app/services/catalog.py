@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import col, select
+import orjson
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
 
 from app.db.models import Model, utcnow
+from app.db.reader import as_text
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -60,17 +65,51 @@ async def sync_models(*, resources: Resources) -> CatalogSync:
     return result
 
 
-async def list_models(*, resources: Resources, include_unavailable: bool = False) -> list[Model]:
+@dataclass(frozen=True, slots=True)
+class CatalogModel:
+    """A model as the catalogue's readers see it."""
+
+    id: str
+    name: str
+    provider: str | None = None
+    description: str | None = None
+    context_length: int | None = None
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    capabilities: tuple[str, ...] = ()
+    restricted_access: bool = False
+    available: bool = True
+    synced_at: datetime | None = None
+
+
+# The catalogue is LiteLLM's deployments: small enough to read whole, in one statement.
+_models = SQLModel.metadata.tables["models"]
+_FIELDS = tuple(f.name for f in dataclasses.fields(CatalogModel))
+_CATALOGUE = sa.select(
+    *(as_text(_models.c[f]) if f == "capabilities" else _models.c[f] for f in _FIELDS)
+).order_by(_models.c.id)
+
+
+async def list_models(
+    *, resources: Resources, include_unavailable: bool = False
+) -> list[CatalogModel]:
     """The catalogue, by id; unavailable models only when asked for."""
-    query = select(Model).order_by(col(Model.id))
-    if not include_unavailable:
-        query = query.where(col(Model.available))
-    async with resources.reads() as session:
-        return list((await session.exec(query)).all())
+    models = await _catalogue(resources)
+    return models if include_unavailable else [m for m in models if m.available]
 
 
-async def models_by_id(*, resources: Resources, model_ids: Sequence[str]) -> dict[str, Model]:
-    """The models with these ids (one query), unavailable ones included."""
-    async with resources.reads() as session:
-        rows = await session.exec(select(Model).where(col(Model.id).in_(model_ids)))
-        return {m.id: m for m in rows.all()}
+async def models_by_id(
+    *, resources: Resources, model_ids: Sequence[str]
+) -> dict[str, CatalogModel]:
+    """The models with these ids, unavailable ones included."""
+    wanted = set(model_ids)
+    return {m.id: m for m in await _catalogue(resources) if m.id in wanted}
+
+
+async def _catalogue(resources: Resources) -> list[CatalogModel]:
+    models = []
+    for row in await resources.reader.all(_CATALOGUE, {}):
+        fields = dict(zip(_FIELDS, row, strict=True))
+        fields["capabilities"] = tuple(orjson.loads(fields["capabilities"]))
+        models.append(CatalogModel(**fields))
+    return models

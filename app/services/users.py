@@ -8,11 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import orjson
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import SyncStatus, User, utcnow
+from app.db.reader import as_text
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
 from app.services import audit
@@ -40,6 +43,29 @@ def roles_from_groups(groups: Iterable[str], role_groups: Mapping[str, str]) -> 
     """Portal roles for a set of SSO groups; `user` is always one of them."""
     roles = {BASE_ROLE} | {role_groups[g] for g in groups if g in role_groups}
     return sorted(roles)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The active user behind a session, and their portal roles."""
+
+    id: uuid.UUID
+    roles: tuple[str, ...]
+
+
+_users = SQLModel.metadata.tables["users"]
+_SIGNED_IN = sa.select(_users.c.id, as_text(_users.c.roles)).where(
+    _users.c.id == sa.bindparam("user_id"), _users.c.is_active
+)
+
+
+async def signed_in(*, resources: Resources, user_id: uuid.UUID) -> SignedIn | None:
+    """The session's user if still active (None otherwise); read on every signed-in request."""
+    rows = await resources.reader.all(_SIGNED_IN, {"user_id": user_id})
+    if not rows:
+        return None
+    found_id, roles = rows[0]
+    return SignedIn(found_id, tuple(orjson.loads(roles)))
 
 
 async def get(*, resources: Resources, user_id: uuid.UUID) -> User | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import event
@@ -22,16 +23,27 @@ from tests.portal import Portal
 
 @contextmanager
 def counted_statements(resources: Resources) -> Iterator[list[str]]:
+    """The SQL sent through SQLAlchemy (engine listener) and by the reader (asyncpg `fetch`)."""
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(args[2])
 
+    fetch = asyncpg.Connection.fetch
+
+    async def counted_fetch(
+        self: asyncpg.Connection[Any], query: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        statements.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
     engine = resources.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
+    asyncpg.Connection.fetch = counted_fetch
     try:
         yield statements
     finally:
+        asyncpg.Connection.fetch = fetch
         event.remove(engine, "before_cursor_execute", count)
 
 
@@ -57,7 +69,7 @@ async def test_api_keys_costs_the_same_statements_for_1_and_50_keys(
 
     assert len(keys) == 50
     assert sum(len(k["modelAccess"]) for k in keys) == 75
-    assert len(one_key) == len(fifty_keys) <= 3, fifty_keys
+    assert 1 <= len(one_key) == len(fifty_keys) <= 3, fifty_keys
 
 
 async def test_models_show_the_callers_subscription(
