@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.graphql.schema import export_sdl
 from app.main import create_app
@@ -52,3 +53,21 @@ async def test_no_graphiql_and_no_introspection_in_production(database_url: str)
     errors = introspection.json()["errors"]
     assert "introspection" in errors[0]["message"].lower()
     assert plain.json() == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"query": "{ health { status } "', "Unable to parse request body as JSON"),
+        (b'{"query": 42}', "must be a string"),
+        (b'{"query": "{ health { status } }", "variables": []}', "must be an object"),
+    ],
+)
+async def test_malformed_request_bodies_are_400_with_a_reason(
+    client: httpx.AsyncClient, body: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert message in response.text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -32,6 +33,11 @@ def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
     return sa.type_coerce(column, sa.String).label(column.key)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    value: Any
+
+
 async def _no_reset(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
     # asyncpg would otherwise send RESET ALL & co. after each statement: a round trip for
     # nothing, as these single reads change no session state.
@@ -45,8 +51,9 @@ class Reader:
         self._pool_size = pool_size
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._opening = asyncio.Lock()
-        # Per statement: its SQL for asyncpg, and the compiled form that orders the parameters.
-        self._compiled: dict[Select[Any], tuple[str, SQLCompiler, tuple[str, ...]]] = {}
+        # Per statement: its SQL for asyncpg and its parameters in order, each the name of one
+        # to take from `params` or, for a value written in the statement, _Fixed(value).
+        self._compiled: dict[Select[Any], tuple[str, tuple[str | _Fixed, ...]]] = {}
 
     async def all(self, statement: Select[Any], params: Mapping[str, Any]) -> Sequence[Row]:
         """The statement's rows; `params` fill its `bindparam`s."""
@@ -54,13 +61,13 @@ class Reader:
             async with self._engine.connect() as conn:
                 result: Sequence[Row] = (await conn.execute(statement, dict(params))).all()
             return result
-        sql, compiled, order = self._compile(statement)
-        values = compiled.construct_params(dict(params))
+        sql, order = self._compile(statement)
+        args = [p.value if isinstance(p, _Fixed) else params[p] for p in order]
         pool = self._pool or await self._open()
-        rows: list[asyncpg.Record] = await pool.fetch(sql, *(values[name] for name in order))
+        rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
         return rows
 
-    def _compile(self, statement: Select[Any]) -> tuple[str, SQLCompiler, tuple[str, ...]]:
+    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str | _Fixed, ...]]:
         found = self._compiled.get(statement)
         if found is None:
             for column in statement.selected_columns:
@@ -68,8 +75,8 @@ class Reader:
                     raise TypeError(f"select {column.key} with as_text(): asyncpg returns text")
             compiled = statement.compile(dialect=self._engine.dialect)
             assert isinstance(compiled, SQLCompiler)
-            order = tuple(compiled.positiontup or ())
-            found = self._compiled[statement] = (compiled.string, compiled, order)
+            order = tuple(_parameter(compiled, name) for name in compiled.positiontup or ())
+            found = self._compiled[statement] = (compiled.string, order)
         return found
 
     async def _open(self) -> asyncpg.Pool[asyncpg.Record]:
@@ -87,3 +94,10 @@ class Reader:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+def _parameter(compiled: SQLCompiler, name: str) -> str | _Fixed:
+    bind = compiled.binds[name]
+    if bind.required or bind.callable is not None:
+        return name  # a bindparam("name") to fill from `params`
+    return _Fixed(bind.effective_value)  # a value written in the statement

@@ -77,7 +77,7 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built 50 at a time for the API-keys page
 class ListedKey:
     """A key as its owner's list shows it, with the ids of the models it may call."""
 
