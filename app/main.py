@@ -47,15 +47,15 @@ def create_app(
         finally:
             await resources.close()
 
-    # Only the routes that know who is signed in read the session cookie: /authz, the probes
-    # and /metrics serve machines and skip it.
+    # Only the sign-in routes write the session, through the middleware; GraphQL only reads
+    # it (SessionCookie); /authz, the probes and /metrics serve machines and skip it.
     session = [session_middleware(settings)]
     app = Starlette(
         # The router tries routes in order: the busiest first.
         routes=[
             *authz.routes,
             # Route, not Mount: a Mount answers POST /graphql with a redirect to /graphql/.
-            Route("/graphql", GraphQLView(resources), middleware=session),
+            Route("/graphql", GraphQLView(resources)),
             *ide.asset_routes(settings),
             *auth_routes.routes(middleware=session),
             *probes.routes,

@@ -23,6 +23,8 @@ query Subscriptions {
   subscriptions { id status model { id name } }
 }
 """
+# The least a signed-in GraphQL request costs: no resolver, no database.
+FLOOR = "query Floor { __typename }"
 MODEL_ACCESS = """
 query ModelAccess($model: ID!) {
   modelAccess(model: $model) {
@@ -65,6 +67,8 @@ def operations(access_model: str) -> list[Operation]:
         Operation(
             "subscriptions", "POST", "/graphql", "/subscriptions", SUBSCRIPTIONS, session=True
         ),
+        # Held against the API-keys baseline: what the framework alone leaves of the target.
+        Operation("graphql-floor", "POST", "/graphql", "/api-keys", FLOOR, session=True),
         Operation(
             "modelAccess",
             "POST",

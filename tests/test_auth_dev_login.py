@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import base64
+import json
+import time
+
 import httpx
+import itsdangerous
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -9,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.session import SESSION_COOKIE
 from app.db.models import AuditEvent, User
 from app.main import create_app
-from app.settings import AuthMode, Environment
+from app.settings import AuthMode, Environment, Settings
 from tests import documents
 from tests.conftest import make_settings, serve
 from tests.portal import Portal
@@ -75,6 +80,41 @@ async def test_a_tampered_session_cookie_is_anonymous(
     client.cookies.set(SESSION_COOKIE, value[:-4] + "AAAA")
 
     assert await portal.gql(documents.ME) == {"data": {"me": None}}
+
+
+async def test_graphql_reads_the_session_without_sending_it_back(
+    client: httpx.AsyncClient, portal: Portal
+) -> None:
+    await portal.login("dana")
+
+    response = await client.post("/graphql", json={"query": documents.ME})
+
+    assert response.json()["data"]["me"]["username"] == "dana"
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_session_past_its_expiry_is_anonymous(
+    client: httpx.AsyncClient, portal: Portal, settings: Settings
+) -> None:
+    user_id = await portal.login()
+    # Signed with the right secret and within the cookie's age, but its own expiry has passed.
+    expired = session_cookie_value(
+        {"uid": user_id, "exp": int(time.time()) - 1}, settings.session_secret.get_secret_value()
+    )
+    client.cookies.set(SESSION_COOKIE, expired)
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
+
+    fresh = {"uid": user_id, "exp": int(time.time()) + 60}
+    client.cookies.set(
+        SESSION_COOKIE, session_cookie_value(fresh, settings.session_secret.get_secret_value())
+    )
+    assert (await portal.data(documents.ME))["me"]["id"] == user_id
+
+
+def session_cookie_value(session: dict[str, object], secret: str) -> str:
+    """What the session middleware writes for this session."""
+    data = base64.b64encode(json.dumps(session).encode())
+    return itsdangerous.TimestampSigner(secret).sign(data).decode()
 
 
 @pytest.mark.parametrize(

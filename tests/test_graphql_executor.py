@@ -176,10 +176,14 @@ async def test_null_in_a_plain_root_list_is_graphql_cores_error() -> None:
     assert got.errors[0].path == ["leaves", 1, "id"]
 
 
-async def test_value_that_does_not_coerce_is_graphql_cores_error() -> None:
-    leaf = _leaf(0)
-    leaf.at = "yesterday"  # type: ignore[assignment]
-    got, expected, _ = await _both([_branch(0, leaves=[leaf])], withTags=False)
+@pytest.mark.parametrize(("attribute", "value"), [("at", "yesterday"), ("colour", "purple")])
+async def test_value_that_does_not_coerce_is_graphql_cores_error(
+    attribute: str, value: str
+) -> None:
+    # The good leaves first: the enum's remembered names must not let a bad value through.
+    bad = _leaf(0)
+    setattr(bad, attribute, value)
+    got, expected, _ = await _both([_branch(0, leaves=[_leaf(1), _leaf(2), bad])], withTags=False)
     assert expected.errors
     assert _answer(got) == _answer(expected)
 

@@ -104,6 +104,7 @@ async def readers(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple
 STATEMENTS: dict[str, tuple[sa.Select[Any], dict[str, Any]]] = {
     "signed-in user": (users._SIGNED_IN, {"user_id": USER_ID}),
     "key listing": (api_keys._LISTING, {"user_id": USER_ID}),
+    "a key's models": (api_keys._KEY_MODELS, {"key_id": KEYS[0]}),
     "access check": (access._KEY_WITH_MODELS, {"digest": f"{0:064x}"}),
     "catalogue": (catalog._CATALOGUE, {}),
 }

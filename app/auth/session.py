@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from base64 import b64decode
+from typing import Any
 
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
@@ -38,10 +42,32 @@ def sign_out(conn: HTTPConnection) -> None:
     conn.session.clear()
 
 
-def session_user_id(conn: HTTPConnection) -> uuid.UUID | None:
-    """The signed-in user's id, or None when anonymous or expired."""
-    raw_id = conn.session.get(_USER_ID)
-    expires = conn.session.get(_EXPIRES)
+class SessionCookie:
+    """Who is signed in, read from the cookie the session middleware writes.
+
+    For routes that never change the session (GraphQL): the middleware would also re-sign and
+    re-send the cookie with every answer, which extends nothing (the expiry is inside it).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._signer = TimestampSigner(settings.session_secret.get_secret_value())
+        self._max_age = settings.session_max_age
+
+    def user_id(self, conn: HTTPConnection) -> uuid.UUID | None:
+        """The signed-in user's id, or None when anonymous, expired or tampered with."""
+        cookie = conn.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            session = json.loads(b64decode(self._signer.unsign(cookie, max_age=self._max_age)))
+        except (BadSignature, ValueError):
+            return None
+        return _user_id(session) if isinstance(session, dict) else None
+
+
+def _user_id(session: dict[str, Any]) -> uuid.UUID | None:
+    raw_id = session.get(_USER_ID)
+    expires = session.get(_EXPIRES)
     if not isinstance(raw_id, str) or not isinstance(expires, int) or expires <= time.time():
         return None
     try:

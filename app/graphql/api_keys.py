@@ -121,7 +121,7 @@ class ApiKeyQuery:
         if owner is None:
             return []
         listed = await api_keys.list_for_user(resources=info.context.resources, user_id=owner)
-        return await _keys(info, [(key, key.model_ids) for key in listed])
+        return _keys([(key, key.models) for key in listed])
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
@@ -134,7 +134,7 @@ class ApiKeyQuery:
         row = await api_keys.get_for_user(
             resources=info.context.resources, user_id=user.id, key_id=key_id
         )
-        return (await _with_models(info, [row]))[0] if row is not None else None
+        return await _with_models(info, row) if row is not None else None
 
     @strawberry.field(description="May the API key in `Authorization: Bearer` call this model?")
     async def model_access(self, info: Info, model: strawberry.ID) -> ModelAccessResult:
@@ -178,7 +178,7 @@ class ApiKeyMutation:
         )
         if isinstance(result, Failure):
             return user_error(result)  # type: ignore[return-value]
-        (key,) = await _with_models(info, [result.api_key])
+        key = await _with_models(info, result.api_key)
         return ApiKeyCreateSuccess(api_key=key, secret=result.secret)
 
     @strawberry.mutation(
@@ -197,25 +197,27 @@ class ApiKeyMutation:
         )
         if isinstance(result, Failure):
             return user_error(result)  # type: ignore[return-value]
-        (key,) = await _with_models(info, [result])
-        return ApiKeyRevokeSuccess(api_key=key)
+        return ApiKeyRevokeSuccess(api_key=await _with_models(info, result))
 
 
-async def _with_models(info: Info, rows: Sequence[db.ApiKey]) -> list[ApiKey]:
-    model_ids = await api_keys.model_ids_for_keys(
-        resources=info.context.resources, key_ids=[r.id for r in rows]
-    )
-    return await _keys(info, [(r, model_ids.get(r.id, [])) for r in rows])
+async def _with_models(info: Info, row: db.ApiKey) -> ApiKey:
+    models = await api_keys.models_for_key(resources=info.context.resources, key_id=row.id)
+    (key,) = _keys([(row, models)])
+    return key
 
 
-async def _keys(
-    info: Info, keys: Sequence[tuple[db.ApiKey | api_keys.ListedKey, list[str]]]
+def _keys(
+    keys: Sequence[tuple[db.ApiKey | api_keys.ListedKey, Sequence[catalog.CatalogModel]]],
 ) -> list[ApiKey]:
-    """The keys with their models, each model loaded and converted once."""
-    wanted = sorted({m for _, model_ids in keys for m in model_ids})
-    loaded = await info.context.loaders.model.load_many(wanted)
-    models = {m.id: Model.from_row(m) for m in loaded if m is not None}
-    return [ApiKey.from_row(key, [models[m] for m in model_ids]) for key, model_ids in keys]
+    """The keys with their models, each model converted once."""
+    converted: dict[str, Model] = {}
+
+    def model(found: catalog.CatalogModel) -> Model:
+        if found.id not in converted:
+            converted[found.id] = Model.from_row(found)
+        return converted[found.id]
+
+    return [ApiKey.from_row(key, [model(m) for m in models]) for key, models in keys]
 
 
 def _unknown_model(model_id: str) -> Model:

@@ -199,7 +199,11 @@ def _leaf_field(
     read: Completer, return_type: GraphQLScalarType | GraphQLEnumType, *, non_null: bool
 ) -> Completer:
     """Reads a scalar or enum and coerces it."""
-    coerce = return_type.coerce_output_value
+    coerce = (
+        _remembered(return_type.coerce_output_value)
+        if isinstance(return_type, GraphQLEnumType)
+        else return_type.coerce_output_value
+    )
     # graphql-core's String and ID give a str back as it is.
     as_is = str if return_type is GraphQLString or return_type is GraphQLID else None
 
@@ -217,6 +221,27 @@ def _leaf_field(
         return coerced
 
     return complete
+
+
+def _remembered(coerce: Completer) -> Completer:
+    """An enum's coercion remembered per value: few values, each always given the same name.
+
+    Values that fail to coerce are not remembered; the type is part of the key, as a StrEnum
+    member equals its plain string.
+    """
+    names: dict[tuple[type, Any], Any] = {}
+
+    def remembered(value: Any) -> Any:
+        key = (value.__class__, value)
+        try:
+            return names[key]
+        except (KeyError, TypeError):  # not seen yet, or not hashable
+            name = coerce(value)
+            with suppress(TypeError):
+                names[key] = name
+            return name
+
+    return remembered
 
 
 def _list(item: Completer, *, non_null: bool) -> Completer:

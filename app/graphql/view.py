@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from app.auth.session import session_user_id
+from app.auth.session import SessionCookie
 from app.graphql import ide
 from app.graphql.context import Context
 from app.graphql.schema import create_schema
@@ -24,6 +24,7 @@ class GraphQLView(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.resources = resources
+        self.session = SessionCookie(settings)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's error subclasses json.JSONDecodeError: a bad body is still a 400.
@@ -45,5 +46,5 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             resources=self.resources,
-            user_id=session_user_id(request),
+            user_id=self.session.user_id(request),
         )

@@ -12,8 +12,7 @@ import hashlib
 import logging
 import math
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +33,8 @@ from app.db.reader import as_text
 from app.litellm.client import GeneratedKey
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
-from app.services import audit, users
+from app.services import audit, catalog, users
+from app.services.catalog import CatalogModel
 from app.services.failures import (
     Failure,
     FailureCode,
@@ -79,7 +79,7 @@ def secret_digest(secret: str) -> str:
 
 @dataclass(slots=True)  # not frozen: built 50 at a time for the API-keys page
 class ListedKey:
-    """A key as its owner's list shows it, with the ids of the models it may call."""
+    """A key as its owner's list shows it, with the models it may call."""
 
     id: uuid.UUID
     name: str
@@ -91,69 +91,72 @@ class ListedKey:
     max_budget: float | None
     tpm_limit: int | None
     rpm_limit: int | None
-    model_ids: list[str]
+    models: list[CatalogModel]
 
 
 _keys = SQLModel.metadata.tables["api_keys"]
 _links = SQLModel.metadata.tables["api_key_models"]
+_KEY_COLUMNS = (
+    _keys.c.id,
+    _keys.c.name,
+    _keys.c.prefix,
+    as_text(_keys.c.status),
+    _keys.c.expires_at,
+    _keys.c.created_at,
+    _keys.c.revoked_at,
+    _keys.c.max_budget,
+    _keys.c.tpm_limit,
+    _keys.c.rpm_limit,
+)
+# The keys with their models, one row per key and model (one row with no model for a key
+# that has none).
 _LISTING = (
-    sa.select(
-        _keys.c.id,
-        _keys.c.name,
-        _keys.c.prefix,
-        as_text(_keys.c.status),
-        _keys.c.expires_at,
-        _keys.c.created_at,
-        _keys.c.revoked_at,
-        _keys.c.max_budget,
-        _keys.c.tpm_limit,
-        _keys.c.rpm_limit,
-        _links.c.model_id,
+    sa.select(*_KEY_COLUMNS, *catalog.MODEL_COLUMNS)
+    .select_from(
+        _keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id).outerjoin(
+            catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id
+        )
     )
-    .select_from(_keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id))
     .where(_keys.c.user_id == sa.bindparam("user_id"), _keys.c.status != ApiKeyStatus.PENDING)
-    .order_by(_keys.c.created_at.desc(), _keys.c.id, _links.c.model_id)
+    .order_by(_keys.c.created_at.desc(), _keys.c.id, catalog.MODELS.c.id)
+)
+_KEY_MODELS = (
+    sa.select(*catalog.MODEL_COLUMNS)
+    .select_from(_links.join(catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id))
+    .where(_links.c.api_key_id == sa.bindparam("key_id"))
+    .order_by(catalog.MODELS.c.id)
 )
 
 
 async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ListedKey]:
-    """The user's keys (active and revoked), newest first; keys being created are not shown.
-
-    One statement for any number of keys: the keys joined with their model links.
-    """
+    """The user's keys (active and revoked), newest first, with their models sorted by id; keys
+    being created are not shown. One statement for any number of keys."""
     listed: list[ListedKey] = []
-    rows = await resources.reader.all(_LISTING, {"user_id": user_id})
-    for (
-        key_id,
-        name,
-        prefix,
-        status,
-        expires_at,
-        created_at,
-        revoked_at,
-        max_budget,
-        tpm_limit,
-        rpm_limit,
-        model_id,
-    ) in rows:
-        if not listed or listed[-1].id != key_id:
+    models: dict[str, CatalogModel] = {}  # each model read once, however many keys hold it
+    width = len(_KEY_COLUMNS)
+    for row in await resources.reader.all(_LISTING, {"user_id": user_id}):
+        if not listed or listed[-1].id != row[0]:
             listed.append(
                 ListedKey(
-                    id=key_id,
-                    name=name,
-                    prefix=prefix,
-                    status=ApiKeyStatus(status),
-                    expires_at=expires_at,
-                    created_at=created_at,
-                    revoked_at=revoked_at,
-                    max_budget=max_budget,
-                    tpm_limit=tpm_limit,
-                    rpm_limit=rpm_limit,
-                    model_ids=[],
+                    id=row[0],
+                    name=row[1],
+                    prefix=row[2],
+                    status=ApiKeyStatus(row[3]),
+                    expires_at=row[4],
+                    created_at=row[5],
+                    revoked_at=row[6],
+                    max_budget=row[7],
+                    tpm_limit=row[8],
+                    rpm_limit=row[9],
+                    models=[],
                 )
             )
+        model_id = row[width]
         if model_id is not None:
-            listed[-1].model_ids.append(model_id)
+            model = models.get(model_id)
+            if model is None:
+                model = models[model_id] = catalog.model_from_row(row[width:])
+            listed[-1].models.append(model)
     return listed
 
 
@@ -168,20 +171,10 @@ async def get_for_user(
     return key
 
 
-async def model_ids_for_keys(
-    *, resources: Resources, key_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    """The ids of each key's allowed models, sorted (one query for any number of keys)."""
-    result: dict[uuid.UUID, list[str]] = defaultdict(list)
-    async with resources.reads() as session:
-        rows = await session.exec(
-            select(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
-            .where(col(ApiKeyModel.api_key_id).in_(key_ids))
-            .order_by(col(ApiKeyModel.model_id))
-        )
-        for key_id, model_id in rows.all():
-            result[key_id].append(model_id)
-    return result
+async def models_for_key(*, resources: Resources, key_id: uuid.UUID) -> list[CatalogModel]:
+    """The models the key may call, by id."""
+    rows = await resources.reader.all(_KEY_MODELS, {"key_id": key_id})
+    return [catalog.model_from_row(row) for row in rows]
 
 
 async def create(

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -82,12 +83,19 @@ class CatalogModel:
     synced_at: datetime | None = None
 
 
-# The catalogue is LiteLLM's deployments: small enough to read whole, in one statement.
-_models = SQLModel.metadata.tables["models"]
+MODELS = SQLModel.metadata.tables["models"]
 _FIELDS = tuple(f.name for f in dataclasses.fields(CatalogModel))
-_CATALOGUE = sa.select(
-    *(as_text(_models.c[f]) if f == "capabilities" else _models.c[f] for f in _FIELDS)
-).order_by(_models.c.id)
+# What a statement selects for `model_from_row`, after any columns of its own.
+MODEL_COLUMNS = tuple(as_text(MODELS.c[f]) if f == "capabilities" else MODELS.c[f] for f in _FIELDS)
+# The catalogue is LiteLLM's deployments: small enough to read whole, in one statement.
+_CATALOGUE = sa.select(*MODEL_COLUMNS).order_by(MODELS.c.id)
+
+
+def model_from_row(values: Sequence[Any]) -> CatalogModel:
+    """The model in a row's MODEL_COLUMNS."""
+    fields = dict(zip(_FIELDS, values, strict=True))
+    fields["capabilities"] = tuple(orjson.loads(fields["capabilities"]))
+    return CatalogModel(**fields)
 
 
 async def list_models(
@@ -107,9 +115,4 @@ async def models_by_id(
 
 
 async def _catalogue(resources: Resources) -> list[CatalogModel]:
-    models = []
-    for row in await resources.reader.all(_CATALOGUE, {}):
-        fields = dict(zip(_FIELDS, row, strict=True))
-        fields["capabilities"] = tuple(orjson.loads(fields["capabilities"]))
-        models.append(CatalogModel(**fields))
-    return models
+    return [model_from_row(row) for row in await resources.reader.all(_CATALOGUE, {})]
