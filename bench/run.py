@@ -51,7 +51,13 @@ class Target:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--duration", type=int, default=8, help="seconds measured per run")
+    parser.add_argument("--duration", type=int, default=4, help="seconds measured per run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="measured runs of each server per operation and concurrency, alternating",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first")
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--workers", type=int, default=1, help="WEB_CONCURRENCY of both servers")
@@ -119,8 +125,15 @@ async def _run(args: argparse.Namespace) -> None:
             rows = []
             for op in ops:
                 for c in concurrencies:
+                    # Baseline and service take turns, so that a change in the machine's speed
+                    # during the run weighs on both.
+                    runs = [
+                        _load(op, target, c, headers[op.name], args, first=round_ == 0)
+                        for round_ in range(args.rounds)
+                        for target in (baseline, service)
+                    ]
                     for target in (baseline, service):
-                        row = _load(op, target, c, headers[op.name], args)
+                        row = _combined([r for r in runs if r["target"] == target.name])
                         rows.append(row)
                         print(_row_line(row), flush=True)
     finally:
@@ -259,8 +272,10 @@ def _load(
     concurrency: int,
     headers: dict[str, str],
     args: argparse.Namespace,
+    *,
+    first: bool,
 ) -> dict[str, Any]:
-    """Warm up, then measure one (operation, server, concurrency)."""
+    """Measure one (operation, server, concurrency); warm up first on the first round."""
     method, path, body = op.request(baseline=target.name == "baseline")
     env = {**os.environ, "BENCH_METHOD": method}
     if body is not None:
@@ -281,10 +296,11 @@ def _load(
         result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
         return result
 
-    if args.warmup:
+    if first and args.warmup:
         wrk(args.warmup)
     cpu_before = _cpu_seconds(target.pid)
-    if target.name == "service" and op.name in args.profile.split(",") and concurrency == 10:
+    profiled = op.name in args.profile.split(",") and concurrency == 10
+    if first and target.name == "service" and profiled:
         collapsed = RESULTS / f"profile-{args.label}-{op.name}.txt"
         with profile.sampling(target.pid, args.duration, collapsed):
             measured = wrk(args.duration)
@@ -303,12 +319,40 @@ def _load(
         "p99_ms": measured["p99_us"] / 1000,
         "max_ms": measured["max_us"] / 1000,
         "requests": measured["requests"],
+        "seconds": seconds,
+        "cpu_seconds": cpu,
         "errors": measured["errors"],
         # CPU the server spent per answer: steadier than req/s when others share the machine.
         "cpu_ms_per_request": 1000 * cpu / max(measured["requests"], 1),
         "peak_rss_mb": _peak_rss_kb(target.pid) / 1024,
         # The machine may be shared: how busy it was, beside what this run put on it.
         "loadavg_1m": os.getloadavg()[0],
+    }
+
+
+def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server's runs of one operation and concurrency as one row: throughput and CPU over
+    all of them, latencies and memory from the worst."""
+    requests = sum(r["requests"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    cpu = sum(r["cpu_seconds"] for r in runs)
+    errors: dict[str, int] = {}
+    for run in runs:
+        for kind, count in run["errors"].items():
+            errors[kind] = errors.get(kind, 0) + count
+    worst = {k: max(r[k] for r in runs) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    return {
+        **runs[0],
+        **worst,
+        "requests": requests,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "requests_per_second": requests / seconds,
+        "cpu_ms_per_request": 1000 * cpu / max(requests, 1),
+        "errors": errors,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "loadavg_1m": max(r["loadavg_1m"] for r in runs),
+        "runs_requests_per_second": [r["requests_per_second"] for r in runs],
     }
 
 
@@ -360,6 +404,7 @@ def _report(
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "workers": args.workers},
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "warmup_s": args.warmup,
         "seeded": counts,
         "per_request": per_request,
