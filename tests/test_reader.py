@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from app.db import migrate
 from app.db.models import ApiKeyStatus
 from app.db.reader import Reader, as_text
-from app.services import access, api_keys, catalog, users
+from app.services import access, api_keys, catalog, subscriptions, users
 
 USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 NOW = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
@@ -74,6 +74,18 @@ def _rows() -> dict[str, list[dict[str, Any]]]:
             }
             for i, key_id in enumerate(KEYS)
         ],
+        "subscriptions": [
+            {
+                "id": uuid.UUID(f"00000000-0000-4000-8000-0000000002{i:02d}"),
+                "user_id": USER_ID,
+                "model_id": model_id,
+                "status": ("active", "cancelled")[i],
+                "cancelled_at": NOW if i else None,
+                "created_at": NOW - timedelta(days=i),
+                "updated_at": NOW,
+            }
+            for i, model_id in enumerate(("m1", "ollama/llama2"))
+        ],
         "api_key_models": [
             {"api_key_id": KEYS[0], "model_id": "m1"},
             {"api_key_id": KEYS[0], "model_id": "ollama/llama2"},
@@ -107,6 +119,7 @@ STATEMENTS: dict[str, tuple[sa.Select[Any], dict[str, Any]]] = {
     "a key's models": (api_keys._KEY_MODELS, {"key_id": KEYS[0]}),
     "access check": (access._KEY_WITH_MODELS, {"digest": f"{0:064x}"}),
     "catalogue": (catalog._CATALOGUE, {}),
+    "a user's subscriptions": (subscriptions._OF_USER, {"user_id": USER_ID}),
 }
 
 

@@ -41,7 +41,7 @@ class Subscription:
         return Model.from_row(row)
 
     @classmethod
-    def from_row(cls, row: db.Subscription) -> Subscription:
+    def from_row(cls, row: db.Subscription | subscriptions.ListedSubscription) -> Subscription:
         return cls(
             id=strawberry.ID(str(row.id)),
             model_id=strawberry.ID(row.model_id),

@@ -7,9 +7,11 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
+from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import (
@@ -21,6 +23,7 @@ from app.db.models import (
     SubscriptionStatus,
     utcnow,
 )
+from app.db.reader import as_text
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.resources import Resources
 from app.services import api_keys, audit, users
@@ -30,28 +33,58 @@ log = logging.getLogger(__name__)
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
 
 
-async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[Subscription]:
+@dataclass(slots=True)
+class ListedSubscription:
+    """A subscription as its owner's list shows it."""
+
+    id: uuid.UUID
+    model_id: str
+    status: SubscriptionStatus
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+
+
+_subscriptions = SQLModel.metadata.tables["subscriptions"]
+_OF_USER = (
+    sa.select(
+        _subscriptions.c.id,
+        _subscriptions.c.model_id,
+        as_text(_subscriptions.c.status),
+        _subscriptions.c.created_at,
+        _subscriptions.c.updated_at,
+        _subscriptions.c.cancelled_at,
+    )
+    .where(_subscriptions.c.user_id == sa.bindparam("user_id"))
+    .order_by(_subscriptions.c.created_at.desc())
+)
+
+
+async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ListedSubscription]:
     """The user's subscriptions, newest first."""
-    async with resources.reads() as session:
-        rows = await session.exec(
-            select(Subscription)
-            .where(col(Subscription.user_id) == user_id)
-            .order_by(col(Subscription.created_at).desc())
+    return [
+        ListedSubscription(
+            id=row[0],
+            model_id=row[1],
+            status=SubscriptionStatus(row[2]),
+            created_at=row[3],
+            updated_at=row[4],
+            cancelled_at=row[5],
         )
-        return list(rows.all())
+        for row in await resources.reader.all(_OF_USER, {"user_id": user_id})
+    ]
 
 
 async def by_model_for_user(
     *, resources: Resources, user_id: uuid.UUID, model_ids: Sequence[str]
-) -> dict[str, Subscription]:
-    """The user's subscription to each of these models, where there is one (one query)."""
-    async with resources.reads() as session:
-        rows = await session.exec(
-            select(Subscription)
-            .where(col(Subscription.user_id) == user_id)
-            .where(col(Subscription.model_id).in_(model_ids))
-        )
-        return {s.model_id: s for s in rows.all()}
+) -> dict[str, ListedSubscription]:
+    """The user's subscription to each of these models, where there is one.
+
+    One subscription per model at most, so a user has few: one statement reads them all.
+    """
+    wanted = set(model_ids)
+    found = await list_for_user(resources=resources, user_id=user_id)
+    return {s.model_id: s for s in found if s.model_id in wanted}
 
 
 async def create(
