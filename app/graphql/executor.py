@@ -3,8 +3,9 @@
 Most of an answer is plain fields: attributes of strawberry objects that have no resolver, no
 arguments, no permission and no extension. For each of them graphql-core builds a resolve info,
 calls strawberry's resolver wrapper and walks `complete_value`; the API-keys page has about 500.
-This executor compiles each selection set (and each list of plain objects) once per request
-into closures that read those attributes and coerce leaf values directly.
+This executor turns each selection set of plain fields, once per request, into a function
+written for it (one call per object: attribute reads, a type check for strings, a call only
+where a value needs coercing) and completes lists of such objects with it.
 
 Anything else goes through graphql-core's own path: fields with resolvers or arguments, abstract
 types, objects with an `is_type_of` check, deferred fragments and fields carrying directives. A
@@ -15,9 +16,11 @@ exactly graphql-core's.
 
 from __future__ import annotations
 
+import functools
+import keyword
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
-from operator import attrgetter
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -38,14 +41,33 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-# Reads one field of a source object and completes it; raises to hand the object back.
+# Completes a value (or, written for a selection set, the plain fields of a source object);
+# raises to hand the object back to graphql-core.
 Completer = Callable[[Any], Any]
-# (response name, completer) for a plain field, (response name, None) for any other.
-Step = tuple[str, Completer | None]
 
 
 class _NotPlain(Exception):
     """The value cannot be completed here; graphql-core completes the object instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """A plain field: the attribute it reads and how its value is completed."""
+
+    response_name: str
+    attribute: str
+    read: Callable[[Any, str], Any]  # strawberry's default resolver: getattr unless configured
+    complete: Completer
+    str_as_is: bool  # a String or ID: a str is its own answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A selection set: its plain fields as one written function, and the other fields."""
+
+    plain: Completer  # source object -> {response name: value} for the plain fields
+    order: tuple[str, ...]  # every response name, in the answer's order
+    others: tuple[str, ...]  # the fields graphql-core resolves
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -53,7 +75,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # Plans by selection set (or field group, for lists); the key object is kept alive
         # beside its plan so that its id is not reused, as graphql-core's own memo does.
-        self._plans: dict[int, tuple[object, list[Step] | None]] = {}
+        self._plans: dict[int, tuple[object, _Plan | None]] = {}
         self._items: dict[tuple[int, str], tuple[object, Completer | None]] = {}
 
     def complete_list_value(
@@ -97,31 +119,38 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 delivery_group_map,
             )
         try:
-            plain = {name: complete(source_value) for name, complete in plan if complete}
+            plain: dict[str, Any] = plan.plain(source_value)
         except Exception:  # graphql-core completes it again and reports it, with its path
             return super().execute_collected_subfields(
                 parent_type, source_value, path, grouped_field_set, (), None
             )
-        if len(plain) == len(plan):
+        if not plan.others:
             return plain
         # Fields with resolvers run as graphql-core runs them; the answer keeps the order.
-        others = {name: grouped_field_set[name] for name, complete in plan if complete is None}
+        others = {name: grouped_field_set[name] for name in plan.others}
         resolved = self.execute_fields(parent_type, source_value, path, others, None)
         if isinstance(resolved, dict):
-            return _merged(plan, plain, resolved)
-        return _merged_later(plan, plain, resolved)
+            return _merged(plan.order, plain, resolved)
+        return _merged_later(plan.order, plain, resolved)
 
     def _plan(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> list[Step] | None:
+    ) -> _Plan | None:
         """How to complete the selection set; None if no field in it is plain."""
         cached = self._plans.get(id(grouped_field_set))
         if cached is None:
-            steps = [
-                (name, self._field_completer(parent_type, details))
+            fields = {
+                name: self._plain_field(parent_type, name, details)
                 for name, details in grouped_field_set.items()
-            ]
-            plan = steps if any(complete for _, complete in steps) else None
+            }
+            plain = tuple(f for f in fields.values() if f is not None)
+            plan = None
+            if plain:
+                plan = _Plan(
+                    plain=_written(plain, non_null=None),
+                    order=tuple(fields),
+                    others=tuple(name for name, f in fields.items() if f is None),
+                )
             cached = self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return cached[1]
 
@@ -136,10 +165,10 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             cached = self._items[key] = (details, complete)
         return cached[1]
 
-    def _field_completer(
-        self, parent_type: GraphQLObjectType, details: FieldDetailsList
-    ) -> Completer | None:
-        """Read-and-complete for a plain field of a source object, or None."""
+    def _plain_field(
+        self, parent_type: GraphQLObjectType, response_name: str, details: FieldDetailsList
+    ) -> _Plain | None:
+        """How to read and complete a plain field of a source object; None for another field."""
         if self.middleware_manager is not None and self.middleware_manager.middlewares:
             return None
         if any(d.node.directives or d.node.arguments for d in details):
@@ -152,19 +181,19 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             field_def.resolve, "_is_default", False
         ):
             return None
-        name = field.python_name
-        resolve = field.default_resolver
-        read = attrgetter(name) if resolve is getattr else lambda source: resolve(source, name)
-        return_type = field_def.type
-        if isinstance(return_type, GraphQLNonNull):
-            if isinstance(return_type.of_type, GraphQLScalarType | GraphQLEnumType):
-                return _leaf_field(read, return_type.of_type, non_null=True)
-        elif isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
-            return _leaf_field(read, return_type, non_null=False)
-        complete = self._value_completer(return_type, details)
+        complete = self._value_completer(field_def.type, details)
         if complete is None:
             return None
-        return lambda source: complete(read(source))
+        value_type = field_def.type
+        if isinstance(value_type, GraphQLNonNull):
+            value_type = value_type.of_type
+        return _Plain(
+            response_name=response_name,
+            attribute=field.python_name,
+            read=field.default_resolver,
+            complete=complete,
+            str_as_is=value_type is GraphQLString or value_type is GraphQLID,
+        )
 
     def _value_completer(
         self, return_type: GraphQLOutputType, details: FieldDetailsList, *, non_null: bool = False
@@ -173,7 +202,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(return_type, GraphQLNonNull):
             return self._value_completer(return_type.of_type, details, non_null=True)
         if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
-            return _leaf_field(_same, return_type, non_null=non_null)
+            return _leaf(return_type, non_null=non_null)
         if isinstance(return_type, GraphQLList):
             item = self._value_completer(return_type.of_type, details)
             return None if item is None else _list(item, non_null=non_null)
@@ -181,36 +210,69 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             grouped_field_set, new_defer_usages, _ = self.collect_subfields(return_type, details)
             if new_defer_usages:
                 return None
-            steps = []
+            fields = []
             for name, sub in grouped_field_set.items():
-                complete = self._field_completer(return_type, sub)
-                if complete is None:
+                field = self._plain_field(return_type, name, sub)
+                if field is None:
                     return None
-                steps.append((name, complete))
-            return _object(steps, non_null=non_null)
+                fields.append(field)
+            return _written(tuple(fields), non_null=non_null)
         return None
 
 
-def _same(value: Any) -> Any:
-    return value
+# Completers are made of parts that live as long as the schema (its types, strawberry's fields,
+# other completers): kept across requests, each is made, and each function written and compiled,
+# once per process. Bounded, as the aliases of queries are among those parts.
+@functools.lru_cache(maxsize=1024)
+def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
+    """A function completing the fields of a source object, written out and compiled.
+
+    `non_null` None: the source is the object being completed (never null); False or True: the
+    source is a field's value, which may or may not be null.
+
+    Its text holds only names made here and attribute names checked to be identifiers; the
+    response names (aliases come from the query) are values in its namespace.
+    """
+    namespace: dict[str, Any] = {"Undefined": Undefined, "NotPlain": _NotPlain}
+    lines = ["def complete(source):"]
+    if non_null is not None:
+        lines += [
+            "    if source is None or source is Undefined:",
+            "        raise NotPlain" if non_null else "        return None",
+        ]
+    for i, field in enumerate(fields):
+        namespace[f"name{i}"] = field.response_name
+        namespace[f"complete{i}"] = field.complete
+        if field.read is getattr and _plain_attribute(field.attribute):
+            lines.append(f"    v{i} = source.{field.attribute}")
+        else:
+            namespace[f"read{i}"] = field.read
+            namespace[f"attribute{i}"] = field.attribute
+            lines.append(f"    v{i} = read{i}(source, attribute{i})")
+        if field.str_as_is:
+            lines.append(f"    if v{i}.__class__ is not str: v{i} = complete{i}(v{i})")
+        else:
+            lines.append(f"    v{i} = complete{i}(v{i})")
+    lines.append("    return {" + ", ".join(f"name{i}: v{i}" for i in range(len(fields))) + "}")
+    exec(compile("\n".join(lines), "<plain fields>", "exec"), namespace)  # noqa: S102
+    complete: Completer = namespace["complete"]
+    return complete
 
 
-def _leaf_field(
-    read: Completer, return_type: GraphQLScalarType | GraphQLEnumType, *, non_null: bool
-) -> Completer:
-    """Reads a scalar or enum and coerces it."""
+def _plain_attribute(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
+
+
+@functools.lru_cache(maxsize=1024)
+def _leaf(return_type: GraphQLScalarType | GraphQLEnumType, *, non_null: bool) -> Completer:
+    """Coerces a scalar or enum value."""
     coerce = (
         _remembered(return_type.coerce_output_value)
         if isinstance(return_type, GraphQLEnumType)
         else return_type.coerce_output_value
     )
-    # graphql-core's String and ID give a str back as it is.
-    as_is = str if return_type is GraphQLString or return_type is GraphQLID else None
 
-    def complete(source: Any) -> Any:
-        value = read(source)
-        if value.__class__ is as_is:
-            return value
+    def complete(value: Any) -> Any:
         if value is None or value is Undefined:
             if non_null:
                 raise _NotPlain
@@ -244,6 +306,7 @@ def _remembered(coerce: Completer) -> Completer:
     return remembered
 
 
+@functools.lru_cache(maxsize=1024)
 def _list(item: Completer, *, non_null: bool) -> Completer:
     def complete(value: Any) -> list[Any] | None:
         if value.__class__ is list or value.__class__ is tuple:
@@ -257,26 +320,17 @@ def _list(item: Completer, *, non_null: bool) -> Completer:
     return complete
 
 
-def _object(steps: list[tuple[str, Completer]], *, non_null: bool) -> Completer:
-    def complete(value: Any) -> dict[str, Any] | None:
-        if value is None or value is Undefined:
-            if non_null:
-                raise _NotPlain
-            return None
-        return {name: field(value) for name, field in steps}
-
-    return complete
-
-
-def _merged(plan: list[Step], plain: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+def _merged(
+    order: tuple[str, ...], plain: dict[str, Any], resolved: dict[str, Any]
+) -> dict[str, Any]:
     return {
-        name: plain[name] if complete else resolved[name]
-        for name, complete in plan
-        if complete or name in resolved
+        name: plain[name] if name in plain else resolved[name]
+        for name in order
+        if name in plain or name in resolved
     }
 
 
 async def _merged_later(
-    plan: list[Step], plain: dict[str, Any], resolved: Awaitable[dict[str, Any]]
+    order: tuple[str, ...], plain: dict[str, Any], resolved: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    return _merged(plan, plain, await resolved)
+    return _merged(order, plain, await resolved)
