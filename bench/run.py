@@ -51,11 +51,11 @@ class Target:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--duration", type=int, default=4, help="seconds measured per run")
+    parser.add_argument("--duration", type=int, default=2, help="seconds measured per run")
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
+        default=4,
         help="measured runs of each server per operation and concurrency, alternating",
     )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first")
