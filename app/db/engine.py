@@ -20,9 +20,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    engine = create_async_engine(
-        url, pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size
-    )
+    # DATABASE_POOL_SIZE connections here and as many in the reader's pool: a worker never
+    # holds more than twice that.
+    engine = create_async_engine(url, pool_size=settings.database_pool_size, max_overflow=0)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
     return engine
 

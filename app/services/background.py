@@ -1,11 +1,19 @@
-"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler."""
+"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler.
+
+Every worker process probes LiteLLM (each has its own circuit breaker). The catalogue sync and
+the reconciler change shared state: with several workers, one runs each pass and the others
+skip it (a PostgreSQL advisory lock; SQLite serves one process).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+
+import sqlalchemy as sa
 
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
@@ -42,12 +50,16 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "catalogue sync",
             settings.catalog_sync_interval_seconds,
-            lambda: catalog.sync_models(resources=resources),
+            lambda: one_worker(
+                resources, "catalogue sync", lambda: catalog.sync_models(resources=resources)
+            ),
         ),
         (
             "reconcile",
             settings.reconcile_interval_seconds,
-            lambda: reconcile.reconcile(resources=resources),
+            lambda: one_worker(
+                resources, "reconcile", lambda: reconcile.reconcile(resources=resources)
+            ),
         ),
     ]
     tasks = [
@@ -70,3 +82,32 @@ async def _every(name: str, interval: float, job: Callable[[], Awaitable[object]
             log.warning("%s: LiteLLM failed: %s", name, exc)
         except Exception:
             log.exception("%s failed", name)
+
+
+async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitable[object]]) -> bool:
+    """Run the job unless another process is running it; whether it ran."""
+    async with _held(resources, name) as held:
+        if not held:
+            log.debug("%s: running in another worker, skipped here", name)
+            return False
+        await job()
+        return True
+
+
+@contextlib.asynccontextmanager
+async def _held(resources: Resources, name: str) -> AsyncIterator[bool]:
+    """A session advisory lock named after the job, held while the context is open, if free."""
+    if resources.engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"litemaas-bff {name}".encode()).digest()[:8], signed=True)
+    async with resources.engine.connect() as conn:
+        # Autocommit: no transaction stays open on this connection while the job runs.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))

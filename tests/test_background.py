@@ -1,0 +1,63 @@
+"""Shared periodic jobs run in one worker at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.resources import Resources
+from app.services import background
+from app.settings import Settings
+
+
+@pytest.fixture
+async def two_workers(settings: Settings) -> AsyncIterator[tuple[Resources, Resources]]:
+    """What two worker processes open on the same database."""
+    first, second = Resources.open(settings), Resources.open(settings)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def test_a_job_running_in_one_worker_is_skipped_in_another(
+    two_workers: tuple[Resources, Resources],
+) -> None:
+    first, second = two_workers
+    started, release = asyncio.Event(), asyncio.Event()
+    ran: list[str] = []
+
+    async def slow() -> None:
+        started.set()
+        await release.wait()
+        ran.append("first")
+
+    async def quick() -> None:
+        ran.append("second")
+
+    running = asyncio.create_task(background.one_worker(first, "reconcile", slow))
+    await started.wait()
+
+    assert await background.one_worker(second, "reconcile", quick) is False
+    # Another job is not held up by it.
+    assert await background.one_worker(second, "catalogue sync", quick) is True
+    release.set()
+    assert await running is True
+    # Once done, the next pass may run anywhere.
+    assert await background.one_worker(second, "reconcile", quick) is True
+    assert ran == ["second", "first", "second"]
+
+
+async def test_a_failed_job_lets_go(two_workers: tuple[Resources, Resources]) -> None:
+    first, second = two_workers
+
+    async def failing() -> None:
+        raise RuntimeError("the job failed")
+
+    async def quick() -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="the job failed"):
+        await background.one_worker(first, "reconcile", failing)
+    assert await background.one_worker(second, "reconcile", quick) is True
