@@ -7,12 +7,14 @@ from graphql import GraphQLError, GraphQLSchema, lexicographic_sort_schema
 from graphql import print_schema as print_graphql_schema
 from strawberry.extensions import (
     DisableIntrospection,
+    MaskErrors,
     ParserCache,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
+from app.db.errors import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor
@@ -46,10 +48,50 @@ class Schema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
+# Top-level error codes of failures the client did not cause.
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class UnexpectedErrors(MaskErrors):
+    """Failures the client did not cause, answered with a code and a plain message.
+
+    The exception's own text (hosts, SQL, file names) stays in the log, where `process_errors`
+    has already written it with its traceback.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if database_unavailable(error.original_error):
+            code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
+        else:
+            code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code},
+        )
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    # Validation and permission errors are GraphQLErrors of their own, or carry a code.
+    original = error.original_error
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and not (error.extensions or {}).get("code")
+    )
+
+
 def create_schema(*, introspection: bool) -> strawberry.Schema:
     # The frontend sends a handful of documents: each is parsed and validated once per process
     # (the caches are bounded, so unique documents cannot grow memory).
-    extensions: list[type[SchemaExtension]] = [ParserCache, ValidationCache]
+    extensions: list[type[SchemaExtension]] = [ParserCache, ValidationCache, UnexpectedErrors]
     if not introspection:
         extensions.append(DisableIntrospection)
     return Schema(

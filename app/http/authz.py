@@ -6,6 +6,7 @@ same codes as GraphQL's `modelAccess`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -14,10 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth.bearer import bearer_token
+from app.db.errors import database_unavailable
 from app.resources import Resources
 from app.services import access
 from app.services.failures import Failure, FailureCode
 
+log = logging.getLogger(__name__)
 _STATUS = {FailureCode.INVALID_API_KEY: 401, FailureCode.MODEL_ACCESS_DENIED: 403}
 
 
@@ -33,11 +36,26 @@ async def authz(request: Request) -> Response:
             },
             status_code=400,
         )
-    result = await access.check_model_access(
-        resources=resources,
-        secret=bearer_token(request.headers.get("authorization")),
-        model_id=model_id,
-    )
+    try:
+        result = await access.check_model_access(
+            resources=resources,
+            secret=bearer_token(request.headers.get("authorization")),
+            model_id=model_id,
+        )
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("access check: the database is unavailable (%s)", type(error).__name__)
+        return _json(
+            {
+                "allowed": False,
+                "code": "DATABASE_UNAVAILABLE",
+                "message": "The database is unavailable. Try again shortly.",
+                "model": model_id,
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(result, Failure):
         headers = (
             {"WWW-Authenticate": "Bearer"} if result.code is FailureCode.INVALID_API_KEY else None

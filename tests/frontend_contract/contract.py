@@ -34,6 +34,7 @@ from graphql import (
     visit,
 )
 
+from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
 from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,8 +44,11 @@ OPERATIONS_DIR = CONTRACT_DIR / "operations"
 FRAGMENTS_DIR = CONTRACT_DIR / "fragments"
 ERROR_MESSAGES_FILE = CONTRACT_DIR / "error-messages.json"
 
-# Failures that stay in the response's top-level `errors` (DESIGN.md), not in `ErrorCode`.
-TOP_LEVEL_ERROR_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
+# Failures that stay in the response's top-level `errors` (DESIGN.md), not in `ErrorCode`:
+# refusals, and failures the client did not cause.
+TOP_LEVEL_ERROR_CODES = frozenset(
+    {"UNAUTHENTICATED", "FORBIDDEN", DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR}
+)
 USER_ERROR = "UserError"
 RESULT_SUFFIX = "Result"
 _SCENARIO_KEYS = frozenset(

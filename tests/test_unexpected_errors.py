@@ -1,0 +1,88 @@
+"""Failures the client did not cause: a code and a plain message, the details in the log."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.services import catalog
+from tests.conftest import make_settings, serve
+from tests.portal import Portal
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+async def no_database() -> AsyncIterator[httpx.AsyncClient]:
+    """The service with its PostgreSQL unreachable."""
+    port = _closed_port()
+    settings = make_settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/litemaas",
+        litellm_url="http://127.0.0.1:9",
+        litellm_master_key="sk-unused",
+    )
+    async with serve(create_app(settings)) as client:
+        yield client
+
+
+async def test_graphql_says_the_database_is_unavailable_without_its_address(
+    no_database: httpx.AsyncClient,
+) -> None:
+    answer = await Portal(no_database).gql("{ models { id } }")
+
+    (error,) = answer["errors"]
+    assert error["extensions"] == {"code": "DATABASE_UNAVAILABLE"}
+    assert error["message"] == "The database is unavailable. Try again shortly."
+    assert answer["data"] is None
+
+
+async def test_authz_fails_closed_with_503_when_the_database_is_unavailable(
+    no_database: httpx.AsyncClient,
+) -> None:
+    response = await no_database.get(
+        "/authz?model=m1", headers={"Authorization": "Bearer sk-anything"}
+    )
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {
+        "allowed": False,
+        "code": "DATABASE_UNAVAILABLE",
+        "message": "The database is unavailable. Try again shortly.",
+        "model": "m1",
+    }
+
+
+async def test_a_bug_is_internal_server_error_and_logged_in_full(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(**_kwargs: object) -> None:
+        raise RuntimeError("catalogue bug at /srv/secret/path")
+
+    # Any defect in a resolver's path, standing in for a real one.
+    monkeypatch.setattr(catalog, "list_models", broken)
+    with caplog.at_level(logging.ERROR):
+        answer = await portal.gql("{ models { id } }")
+
+    (error,) = answer["errors"]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "secret" not in error["message"]
+    assert "catalogue bug at /srv/secret/path" in caplog.text
+
+
+async def test_refusals_keep_their_own_code_and_message(portal: Portal) -> None:
+    answer = await portal.gql("{ apiKeys { id } }")
+
+    (error,) = answer["errors"]
+    assert error["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert error["message"] == "Sign in to do this."
