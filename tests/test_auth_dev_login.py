@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 import httpx
-import itsdangerous
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -16,6 +13,7 @@ from app.db.models import AuditEvent, User
 from app.main import create_app
 from app.settings import AuthMode, Environment, Settings
 from tests import documents
+from tests.auth.session_cookie import write_session
 from tests.conftest import make_settings, serve
 from tests.portal import Portal
 
@@ -98,23 +96,14 @@ async def test_a_session_past_its_expiry_is_anonymous(
 ) -> None:
     user_id = await portal.login()
     # Signed with the right secret and within the cookie's age, but its own expiry has passed.
-    expired = session_cookie_value(
-        {"uid": user_id, "exp": int(time.time()) - 1}, settings.session_secret.get_secret_value()
-    )
-    client.cookies.set(SESSION_COOKIE, expired)
+    secret = settings.session_secret.get_secret_value()
+    expired = {"uid": user_id, "exp": int(time.time()) - 1}
+    client.cookies.set(SESSION_COOKIE, write_session(expired, secret))
     assert await portal.gql(documents.ME) == {"data": {"me": None}}
 
     fresh = {"uid": user_id, "exp": int(time.time()) + 60}
-    client.cookies.set(
-        SESSION_COOKIE, session_cookie_value(fresh, settings.session_secret.get_secret_value())
-    )
+    client.cookies.set(SESSION_COOKIE, write_session(fresh, secret))
     assert (await portal.data(documents.ME))["me"]["id"] == user_id
-
-
-def session_cookie_value(session: dict[str, object], secret: str) -> str:
-    """What the session middleware writes for this session."""
-    data = base64.b64encode(json.dumps(session).encode())
-    return itsdangerous.TimestampSigner(secret).sign(data).decode()
 
 
 @pytest.mark.parametrize(

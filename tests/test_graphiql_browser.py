@@ -17,17 +17,10 @@ import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, Route, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOOPBACK = "127.0.0.1"
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 RESPONSE_EDITOR = ".graphiql-response .CodeMirror"
@@ -42,12 +35,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip(
             f"NO BROWSER: {CHROMIUM} is missing (`apt-get install chromium`); "
             "GraphiQL was not checked in a browser"
         )
-    return CHROMIUM
+    return Path(CHROMIUM)
 
 
 @pytest.fixture
@@ -94,7 +87,7 @@ async def browser_page(chromium: Path, tmp_path: Path) -> AsyncIterator[BrowserP
             str(tmp_path / "profile"),  # a fresh profile
             executable_path=str(chromium),
             headless=False,  # --headless=new is among the flags
-            args=CHROMIUM_FLAGS,
+            args=CHROMIUM_ARGS,
         )
         try:
             yield await BrowserPage.open(context)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,19 +14,12 @@ from tests.conftest import make_settings, serve
 from tests.portal import Portal
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens there once the socket is closed
-
-
 @pytest.fixture
 async def no_database() -> AsyncIterator[httpx.AsyncClient]:
     """The service with its PostgreSQL unreachable."""
-    port = _closed_port()
+    # Nothing listens on port 1: connecting fails at once.
     settings = make_settings(
-        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/litemaas",
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/litemaas",
         litellm_url="http://127.0.0.1:9",
         litellm_master_key="sk-unused",
     )

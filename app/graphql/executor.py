@@ -76,7 +76,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # Plans by selection set (or field group, for lists); the key object is kept alive
         # beside its plan so that its id is not reused, as graphql-core's own memo does.
         self._plans: dict[int, tuple[object, _Plan | None]] = {}
-        self._items: dict[tuple[int, str], tuple[object, Completer | None]] = {}
+        self._items: dict[tuple[int, GraphQLOutputType], tuple[object, Completer | None]] = {}
 
     def complete_list_value(
         self,
@@ -157,7 +157,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def _item_completer(
         self, item_type: GraphQLOutputType, details: FieldDetailsList
     ) -> Completer | None:
-        key = (id(details), str(item_type))
+        key = (id(details), item_type)
         cached = self._items.get(key)
         if cached is None:
             plain = not any(d.node.directives for d in details)  # @stream, for one

@@ -5,7 +5,6 @@ Everything runs on 127.0.0.1; any request the browser makes elsewhere fails the 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,19 +22,11 @@ from tests import documents
 from tests.auth.conftest import oidc_settings
 from tests.auth.oidc_provider import running_oidc_provider
 from tests.auth.servers import loopback_socket, serving, socket_url
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Nothing listens on port 1: connecting fails at once.
 LITELLM_DOWN_URL = "http://127.0.0.1:1"
 
