@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     default_user_rpm_limit: int = 120
     max_active_keys_per_user: int = Field(default=10, ge=1)
     model_access_enforcement: ModelAccessEnforcement = ModelAccessEnforcement.ENFORCE
+    # Safety valve of the reconciler and the catalogue sync: a pass that would revoke, delete
+    # or retire more than this share of what there is, or more than this many at once, changes
+    # none of them and waits (until the condition clears or an admin confirms). Changes of at
+    # most SAFETY_VALVE_FLOOR pass, unless they are every one there is.
+    safety_valve_max_share: float = Field(default=0.10, ge=0, le=1)
+    safety_valve_max_count: int = Field(default=20, ge=0)
+    safety_valve_floor: int = Field(default=2, ge=0)
 
     @property
     def is_production(self) -> bool:

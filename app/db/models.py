@@ -187,3 +187,25 @@ class AuditEvent(SQLModel, table=True):
     success: bool = True
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(sa.JSON))
     created_at: datetime = _timestamp()
+
+
+class SafetyHold(SQLModel, table=True):
+    """A mass change an automatic job refused to make, waiting until it clears or is confirmed.
+
+    One row per kind of change at most. `id` names this proposal: a new one is made whenever
+    the set of changes differs, so a confirmation applies to exactly what the admin saw.
+    """
+
+    __tablename__ = "safety_holds"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=32, unique=True)
+    # What the job would change: key ids or model ids.
+    items: list[str] = Field(default_factory=list, sa_column=Column(sa.JSON, nullable=False))
+    # How many there are of what it would change (active keys, available models).
+    total: int
+    passes_held: int = 1
+    detected_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
+    confirmed_by: uuid.UUID | None = None
+    confirmed_at: datetime | None = _timestamp(nullable=True)

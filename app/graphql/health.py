@@ -7,8 +7,9 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.safety import SafetyHold
 from app.litellm.breaker import BreakerState
-from app.services import health
+from app.services import health, safety
 
 strawberry.enum(health.HealthStatus, name="HealthStatus")
 
@@ -41,6 +42,9 @@ class Health:
     status: health.HealthStatus
     database: DatabaseHealth
     litellm: LitellmHealth
+    safety_holds: list[SafetyHold] = strawberry.field(
+        description="Mass changes held by the safety valve; any makes the status DEGRADED."
+    )
 
 
 @strawberry.type
@@ -50,8 +54,16 @@ class HealthQuery:
         resources = info.context.resources
         db = await health.check_database(engine=resources.engine)
         litellm = health.litellm_health(resources=resources)
+        # With the database down the status is DOWN whatever is held.
+        holds = (
+            await safety.list_holds(resources=resources)
+            if db.status is health.HealthStatus.OK
+            else []
+        )
+        held = health.HealthStatus.DEGRADED if holds else health.HealthStatus.OK
         return Health(
-            status=health.overall_status(db.status, litellm.status),
+            status=health.overall_status(db.status, litellm.status, held),
+            safety_holds=[SafetyHold.from_hold(h) for h in holds],
             database=DatabaseHealth(status=db.status, latency_ms=db.latency_ms, error=db.error),
             litellm=LitellmHealth(
                 status=litellm.status,

@@ -20,6 +20,7 @@ from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.health import HealthQuery
 from app.graphql.models import ModelQuery
+from app.graphql.safety import SafetyMutation
 from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
 from app.graphql.users import UserMutation, UserQuery
 
@@ -30,7 +31,7 @@ class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery):
 
 
 @strawberry.type
-class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation):
+class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation, SafetyMutation):
     pass
 
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from app.litellm.breaker import BreakerState
 from app.resources import Resources
 from app.services import health
+from app.services.safety import HoldKind
 
 
 async def metrics(request: Request) -> Response:
@@ -31,6 +32,13 @@ async def metrics(request: Request) -> Response:
         "# TYPE litemaas_litellm_user_syncs_total counter",
         f'litemaas_litellm_user_syncs_total{{outcome="succeeded"}} {counters.user_sync_succeeded}',
         f'litemaas_litellm_user_syncs_total{{outcome="failed"}} {counters.user_sync_failed}',
+        "# HELP litemaas_safety_valve_trips_total Passes that held a mass change, by kind.",
+        "# TYPE litemaas_safety_valve_trips_total counter",
+        *(
+            f'litemaas_safety_valve_trips_total{{kind="{kind.value}"}} '
+            f"{counters.safety_valve_trips[kind.value]}"
+            for kind in HoldKind
+        ),
         "# HELP litemaas_litellm_circuit_breaker_state 1 for the breaker's current state.",
         "# TYPE litemaas_litellm_circuit_breaker_state gauge",
         *(

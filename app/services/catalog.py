@@ -11,11 +11,12 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from app.db.models import Model, utcnow
 from app.db.reader import as_text
 from app.resources import Resources
+from app.services import safety
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,23 @@ class CatalogSync:
 
 
 async def sync_models(*, resources: Resources) -> CatalogSync:
-    """Mirror LiteLLM's /model/info; models it no longer serves become unavailable.
+    """Mirror LiteLLM's /model/info; models it no longer serves become unavailable (unless the
+    safety valve holds that change).
 
     Raises LiteLLMError when LiteLLM cannot be read (the last catalogue stays as it was).
     """
     deployments = await resources.litellm.model_info()
     now = utcnow()
     seen = {d.model_name: d for d in deployments}  # several deployments may share a name
+    async with resources.sessions() as session:
+        available = set((await session.exec(select(Model.id).where(col(Model.available)))).all())
+    # An empty or wrong LiteLLM must not retire the whole catalogue: the safety valve decides.
+    retire = await safety.permitted(
+        resources=resources,
+        kind=safety.HoldKind.RETIRE_MODELS,
+        proposed=available - seen.keys(),
+        total=len(available),
+    )
     async with resources.sessions() as session:
         existing = {m.id: m for m in (await session.exec(select(Model))).all()}
         added = updated = unavailable = 0
@@ -55,7 +66,7 @@ async def sync_models(*, resources: Resources) -> CatalogSync:
             model.synced_at = now
             model.updated_at = now
         for model_id, model in existing.items():
-            if model_id not in seen and model.available:
+            if model_id in retire and model.available:
                 model.available = False
                 model.updated_at = now
                 unavailable += 1

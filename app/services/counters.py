@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import collections
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -15,3 +16,5 @@ class Counters:
     # LiteLLM user syncs (sign-in, before subscribe/key creation, reconciler).
     user_sync_succeeded: int = 0
     user_sync_failed: int = 0
+    # Passes the safety valve stopped, by kind of change (app.services.safety.HoldKind).
+    safety_valve_trips: collections.Counter[str] = field(default_factory=collections.Counter)

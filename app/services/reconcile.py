@@ -6,12 +6,15 @@
   ACTIVE row are deleted;
 - ACTIVE rows whose LiteLLM key is gone are marked revoked.
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
+Deleting orphans and revoking missing keys go through the safety valve (`app.services.safety`):
+an empty or wrong LiteLLM, or a wrong database, makes them hold rather than wipe everything.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,7 +24,7 @@ from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.litellm.client import KeyInfo
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.resources import Resources
-from app.services import api_keys, audit, users
+from app.services import api_keys, audit, safety, users
 from app.services.failures import FailureCode
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class ReconcileReport:
     pending_keys_removed: int = 0
     orphan_litellm_keys_deleted: int = 0
     missing_keys_revoked: int = 0
+    held: list[safety.HoldKind] = field(default_factory=list)
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -84,13 +88,25 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
             ):
                 report.pending_keys_removed += 1
 
-    for info in litellm_keys:
-        row_id = _row_id(info)
-        if row_id is None or info.deleted or info.token is None:
+    made_here = [
+        (row_id, info)
+        for info in litellm_keys
+        if (row_id := _row_id(info)) is not None and not info.deleted and info.token is not None
+    ]
+    # In use, being created, or its pending row was handled above: not an orphan.
+    orphans = {
+        row_id: info
+        for row_id, info in made_here
+        if (row := rows.get(row_id)) is None or row.status not in api_keys.LIVE_STATUSES
+    }
+    allowed = await _permitted(
+        resources, report, safety.HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
+    )
+    for row_id, info in orphans.items():
+        if row_id not in allowed:
             continue
+        assert info.token is not None
         row = rows.get(row_id)
-        if row is not None and row.status in api_keys.LIVE_STATUSES:
-            continue  # in use, being created, or its pending row was handled above
         try:
             await resources.litellm.key_delete(keys=[info.token])
         except LiteLLMUnavailable:
@@ -102,14 +118,36 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         await _audit_repair(resources, "api_key.orphan_deleted", row_id, row)
 
     live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
-    for key in rows.values():
-        if (
-            key.status is ApiKeyStatus.ACTIVE
-            and key.updated_at < listed_at
-            and key.secret_sha256 not in live_tokens
-        ):
+    active = [key for key in rows.values() if key.status is ApiKeyStatus.ACTIVE]
+    missing = {
+        key.id: key
+        for key in active
+        if key.updated_at < listed_at and key.secret_sha256 not in live_tokens
+    }
+    allowed = await _permitted(
+        resources, report, safety.HoldKind.REVOKE_MISSING_KEYS, missing, total=len(active)
+    )
+    for key_id, key in missing.items():
+        if key_id in allowed:
             await _revoke_missing(resources, key)
             report.missing_keys_revoked += 1
+
+
+async def _permitted(
+    resources: Resources,
+    report: ReconcileReport,
+    kind: safety.HoldKind,
+    proposed: Collection[uuid.UUID],
+    *,
+    total: int,
+) -> set[uuid.UUID]:
+    """The proposed key ids the safety valve lets this pass change."""
+    allowed = await safety.permitted(
+        resources=resources, kind=kind, proposed=[str(i) for i in proposed], total=total
+    )
+    if len(allowed) < len(proposed):
+        report.held.append(kind)
+    return {uuid.UUID(i) for i in allowed}
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:
