@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
+from app.db.errors import database_unavailable
 from app.main import create_app
 from app.services import catalog
-from tests.conftest import make_settings, serve
+from tests.conftest import TEST_DATABASE_SERVER, make_settings, serve
 from tests.portal import Portal
 
 
@@ -78,3 +82,51 @@ async def test_refusals_keep_their_own_code_and_message(portal: Portal) -> None:
     (error,) = answer["errors"]
     assert error["extensions"] == {"code": "UNAUTHENTICATED"}
     assert error["message"] == "Sign in to do this."
+
+
+@pytest.fixture(params=["missing database", "unknown role"])
+async def refusing_database(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """The service pointed at the real PostgreSQL server with a database or role it lacks."""
+    server = make_url(TEST_DATABASE_SERVER)
+    missing = f"litemaas_missing_{uuid.uuid4().hex[:8]}"
+    url = (
+        server.set(database=missing)
+        if request.param == "missing database"
+        else server.set(username=missing, password="wrong")
+    )
+    settings = make_settings(
+        database_url=url.render_as_string(hide_password=False),
+        litellm_url="http://127.0.0.1:9",
+        litellm_master_key="sk-unused",
+    )
+    async with serve(create_app(settings)) as client:
+        yield client
+
+
+async def test_a_missing_database_or_refused_role_is_database_unavailable(
+    refusing_database: httpx.AsyncClient,
+) -> None:
+    answer = await Portal(refusing_database).gql("{ models { id } }")
+    authz = await refusing_database.get(
+        "/authz?model=m1", headers={"Authorization": "Bearer sk-anything"}
+    )
+    ready = await refusing_database.get("/readyz")
+
+    (error,) = answer["errors"]
+    assert error["extensions"] == {"code": "DATABASE_UNAVAILABLE"}
+    assert answer["data"] is None
+    assert (authz.status_code, authz.json()["code"]) == (503, "DATABASE_UNAVAILABLE")
+    assert ready.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        asyncpg.InvalidCatalogNameError('database "x" does not exist'),
+        asyncpg.InvalidAuthorizationSpecificationError('role "x" does not exist'),
+        asyncpg.InvalidPasswordError('password authentication failed for user "x"'),
+    ],
+)
+def test_a_refused_connection_counts_as_the_database_unavailable(refusal: Exception) -> None:
+    # A password cannot be refused by the test server (it trusts every local connection).
+    assert database_unavailable(refusal)

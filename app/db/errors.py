@@ -14,6 +14,10 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    # The server will not serve this connection: the database does not exist, or the role is
+    # unknown, not allowed in, or its password wrong (InvalidPasswordError is one of these).
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
 )
 
 
