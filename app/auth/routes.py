@@ -74,7 +74,7 @@ async def callback(request: Request) -> Response:
     finally:
         forget_pending_logins(request.session)
     if isinstance(outcome, LoginRefused):
-        log.info("login refused: %s (%s)", outcome.reason, outcome.detail)
+        log.info("login refused: %s (%r)", outcome.reason.value, outcome.detail)
         return _error(400, outcome.reason.value, outcome.detail)
     user = await users.sign_in(resources=resources, identity=outcome)
     if not user.is_active:

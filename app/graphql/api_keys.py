@@ -105,7 +105,7 @@ ApiKeyRevokeResult = Annotated[
     strawberry.union("ApiKeyRevokeResult"),
 ]
 ModelAccessResult = Annotated[
-    ModelAccessGranted | ModelAccessDeniedError | InvalidApiKeyError,
+    ModelAccessGranted | ModelAccessDeniedError | InvalidApiKeyError | ValidationError,
     strawberry.union("ModelAccessResult"),
 ]
 

@@ -14,6 +14,7 @@ from app.graphql.errors import (
     LitellmUnavailableError,
     NotFoundError,
     UserNotFoundLitellmError,
+    ValidationError,
     user_error,
 )
 from app.graphql.ids import parse_uuid
@@ -72,7 +73,8 @@ SubscriptionCreateResult = Annotated[
     | AlreadySubscribedError
     | NotFoundError
     | LitellmUnavailableError
-    | UserNotFoundLitellmError,
+    | UserNotFoundLitellmError
+    | ValidationError,
     strawberry.union("SubscriptionCreateResult"),
 ]
 SubscriptionCancelResult = Annotated[

@@ -1,6 +1,7 @@
 """`GET /authz?model=ID` for gateways: may the bearer API key call this model?
 
-200 granted, 401 unknown/revoked/expired key, 403 model not allowed; the JSON body carries the
+200 granted, 400 `model` missing, repeated, longer than 255 characters or holding control
+characters, 401 unknown/revoked/expired key, 403 model not allowed; the JSON body carries the
 same codes as GraphQL's `modelAccess`.
 """
 
@@ -26,16 +27,19 @@ _STATUS = {FailureCode.INVALID_API_KEY: 401, FailureCode.MODEL_ACCESS_DENIED: 40
 
 async def authz(request: Request) -> Response:
     resources: Resources = request.app.state.resources
-    model_id = request.query_params.get("model", "")
-    if not model_id:
+    models = request.query_params.getlist("model")
+    if len(models) != 1 or not models[0]:
+        # Gateways and the BFF must agree on the model: no first-wins or last-wins guessing.
         return _json(
             {
                 "allowed": False,
                 "code": FailureCode.VALIDATION_FAILED,
-                "message": "model= is required",
+                "message": "model= is required, once",
+                "field": "model",
             },
             status_code=400,
         )
+    model_id = models[0]
     try:
         result = await access.check_model_access(
             resources=resources,
@@ -57,6 +61,17 @@ async def authz(request: Request) -> Response:
             headers={"Retry-After": "1"},
         )
     if isinstance(result, Failure):
+        if result.code is FailureCode.VALIDATION_FAILED:
+            # The value is not echoed: it may be long or hold control characters.
+            return _json(
+                {
+                    "allowed": False,
+                    "code": result.code,
+                    "message": result.message,
+                    "field": result.field,
+                },
+                status_code=400,
+            )
         headers = (
             {"WWW-Authenticate": "Bearer"} if result.code is FailureCode.INVALID_API_KEY else None
         )

@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.db.reader import as_text
 from app.resources import Resources
-from app.services import audit
+from app.services import audit, inputs
 from app.services.api_keys import secret_digest
 from app.services.failures import Failure, FailureCode
 from app.settings import ModelAccessEnforcement
@@ -42,8 +42,13 @@ async def check_model_access(
 ) -> AccessGranted | Failure:
     """Whether the key may call the model.
 
-    Failures: INVALID_API_KEY (missing, unknown, revoked or expired key), MODEL_ACCESS_DENIED.
+    Failures: VALIDATION_FAILED (`model` is no model id), INVALID_API_KEY (missing, unknown,
+    revoked or expired key), MODEL_ACCESS_DENIED.
     """
+    # Before anything is looked up, logged or audited.
+    invalid = inputs.check_text(model_id, field="model", what="A model id")
+    if invalid is not None:
+        return invalid
     counters = resources.counters
     if not secret:
         counters.access_invalid_key += 1
@@ -92,7 +97,7 @@ async def _record_denial(
 ) -> None:
     if enforcement is ModelAccessEnforcement.OFF:
         return
-    log.info("model access denied: key %s, model %s (%s)", key_id, model_id, enforcement)
+    log.info("model access denied: key %s, model %r (%s)", key_id, model_id, enforcement.value)
     async with resources.sessions() as session:
         key = await session.get(ApiKey, key_id)
         audit.record(

@@ -14,7 +14,7 @@ import math
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, func, select, update
@@ -33,7 +33,7 @@ from app.db.reader import as_text
 from app.litellm.client import GeneratedKey
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
-from app.services import audit, catalog, users
+from app.services import audit, catalog, inputs, users
 from app.services.catalog import CatalogModel
 from app.services.failures import (
     Failure,
@@ -45,7 +45,8 @@ from app.services.failures import (
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_LENGTH = 255
+# Far-future expiry dates are refused: null means a key that does not expire.
+MAX_LIFETIME = timedelta(days=36525)
 PREFIX_LENGTH = 8
 # Metadata on every LiteLLM key the BFF makes: the reconciler touches no other key.
 KEY_ID_METADATA = "litemaas_key_id"
@@ -288,10 +289,15 @@ async def remove_pending_row(*, resources: Resources, key_id: uuid.UUID, action:
 
 
 def _validate(request: NewApiKey) -> Failure | None:
-    if not request.name.strip() or len(request.name) > MAX_NAME_LENGTH:
-        return validation(f"A key needs a name of 1 to {MAX_NAME_LENGTH} characters", field="name")
+    invalid = inputs.check_text(request.name, field="name", what="A key's name")
+    if invalid is not None:
+        return invalid
     if not request.model_ids:
         return validation("A key needs at least one model", field="modelIds")
+    for model_id in request.model_ids:
+        invalid = inputs.check_text(model_id, field="modelIds", what="A model id")
+        if invalid is not None:
+            return invalid
     if len(set(request.model_ids)) != len(request.model_ids):
         return validation("Each model may be listed once", field="modelIds")
     if request.expires_at is not None:
@@ -299,13 +305,20 @@ def _validate(request: NewApiKey) -> Failure | None:
             return validation("expiresAt needs a time zone", field="expiresAt")
         if request.expires_at <= utcnow():
             return validation("expiresAt must be in the future", field="expiresAt")
-    for field_name, value in (
-        ("maxBudget", request.max_budget),
-        ("tpmLimit", request.tpm_limit),
-        ("rpmLimit", request.rpm_limit),
+        if request.expires_at - utcnow() > MAX_LIFETIME:
+            return validation(
+                f"expiresAt may be at most {MAX_LIFETIME.days} days ahead; "
+                "leave it out for a key that does not expire",
+                field="expiresAt",
+            )
+    for field_name, value, maximum in (
+        ("maxBudget", request.max_budget, inputs.MAX_BUDGET),
+        ("tpmLimit", request.tpm_limit, inputs.MAX_RATE_LIMIT),
+        ("rpmLimit", request.rpm_limit, inputs.MAX_RATE_LIMIT),
     ):
-        if value is not None and value < 0:
-            return validation(f"{field_name} cannot be negative", field=field_name)
+        invalid = inputs.check_amount(value, field=field_name, maximum=maximum)
+        if invalid is not None:
+            return invalid
     return None
 
 

@@ -26,7 +26,7 @@ from app.db.models import (
 from app.db.reader import as_text
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.resources import Resources
-from app.services import api_keys, audit, users
+from app.services import api_keys, audit, inputs, users
 from app.services.failures import Failure, FailureCode, from_litellm_error, not_found
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,12 @@ async def create(
 ) -> Subscription | Failure:
     """Subscribe the user to a model: ACTIVE, or PENDING approval for a restricted model.
 
-    Failures: NOT_FOUND, ALREADY_SUBSCRIBED, LITELLM_UNAVAILABLE, USER_NOT_FOUND_LITELLM.
+    Failures: VALIDATION_FAILED, NOT_FOUND, ALREADY_SUBSCRIBED, LITELLM_UNAVAILABLE,
+    USER_NOT_FOUND_LITELLM.
     """
+    invalid = inputs.check_text(model_id, field="modelId", what="A model id")
+    if invalid is not None:
+        return invalid
     async with resources.sessions() as session:
         model = await session.get(Model, model_id)
     if model is None or not model.available:
@@ -244,7 +248,7 @@ async def _remove_model_from_litellm_keys(
             with contextlib.suppress(LiteLLMNotFound):  # already gone: the outcome we want
                 await litellm.key_delete(keys=[k.token for k in emptied])
     except LiteLLMError as exc:
-        log.warning("cancelling %s: LiteLLM failed (%s); undoing key changes", model_id, exc)
+        log.warning("cancelling %r: LiteLLM failed (%s); undoing key changes", model_id, exc)
         for key in narrowed:
             try:
                 await litellm.key_update(key=key.token, models=list(key.models))
