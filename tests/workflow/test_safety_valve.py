@@ -5,6 +5,7 @@ until the condition clears or an admin confirms."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -27,7 +29,7 @@ from app.settings import Settings
 from tests import documents
 from tests.conftest import EMULATOR_MASTER_KEY, make_settings, serve
 from tests.portal import Portal
-from tests.workflow.conftest import Stack
+from tests.workflow.conftest import REAL_PROXIES, Stack
 
 HEALTH = """query { health { status safetyHolds {
   id kind reason count total passesHeld detectedAt lastSeenAt confirmedAt } } }"""
@@ -410,3 +412,53 @@ async def _age(db_engine: AsyncEngine) -> None:
         await conn.execute(
             text("UPDATE api_keys SET updated_at = updated_at - interval '1 minute'")
         )
+
+
+async def test_repointed_at_another_real_litellm_and_back(
+    settings: Settings, db_engine: AsyncEngine
+) -> None:
+    """Keys made on one real proxy; the service then reads another (which never saw them), and
+    the first again."""
+    urls = [os.environ.get(url_var) for url_var, _ in REAL_PROXIES.values()]
+    if not all(urls):
+        pytest.skip("needs both real LiteLLM proxies (LITELLM_CONTRACT_URL and _URL_OLD)")
+    first, other = (
+        settings.model_copy(
+            update={
+                "litellm_url": url,
+                "litellm_master_key": SecretStr(os.environ.get(key_var, "sk-peer-master")),
+                # Every change held, whatever its size: nothing on the shared proxies (other
+                # runs' keys look like orphans here) is ever deleted by this test.
+                "safety_valve_floor": 0,
+                "safety_valve_max_share": 0.0,
+            }
+        )
+        for url, (_, key_var) in zip(urls, REAL_PROXIES.values(), strict=True)
+    )
+    app = create_app(first)
+    async with serve(app) as client:
+        portal = Portal(client)
+        keys = await _keys_with_m1(portal, 2)
+        resources: Resources = app.state.resources
+        elsewhere = Resources.open(other)
+        try:
+            held = await reconcile.reconcile(resources=elsewhere)
+        finally:
+            await elsewhere.close()
+        during = await _health(portal)
+        back = await reconcile.reconcile(resources=resources)
+        after = await _health(portal)
+        for key_id in keys:
+            await portal.revoke(key_id)
+
+    assert safety.HoldKind.REVOKE_MISSING_KEYS in held.held
+    assert (held.missing_keys_revoked, held.orphan_litellm_keys_deleted) == (0, 0)
+    assert during["status"] == "DEGRADED"
+    assert [
+        (h["count"], h["total"])
+        for h in during["safetyHolds"]
+        if h["kind"] == "REVOKE_MISSING_KEYS"
+    ] == [(2, 2)]
+    assert (back.missing_keys_revoked, back.orphan_litellm_keys_deleted) == (0, 0)
+    assert safety.HoldKind.REVOKE_MISSING_KEYS not in back.held
+    assert "REVOKE_MISSING_KEYS" not in {h["kind"] for h in after["safetyHolds"]}
