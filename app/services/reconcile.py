@@ -88,27 +88,27 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
             ):
                 report.pending_keys_removed += 1
 
-    made_here = [
-        (row_id, info)
+    # LiteLLM keys this service made, by the key row they were made for.
+    made_here = {
+        row_id: info.token
         for info in litellm_keys
         if (row_id := _row_id(info)) is not None and not info.deleted and info.token is not None
-    ]
+    }
     # In use, being created, or its pending row was handled above: not an orphan.
     orphans = {
-        row_id: info
-        for row_id, info in made_here
+        row_id: token
+        for row_id, token in made_here.items()
         if (row := rows.get(row_id)) is None or row.status not in api_keys.LIVE_STATUSES
     }
     allowed = await _permitted(
         resources, report, safety.HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
     )
-    for row_id, info in orphans.items():
+    for row_id, token in orphans.items():
         if row_id not in allowed:
             continue
-        assert info.token is not None
         row = rows.get(row_id)
         try:
-            await resources.litellm.key_delete(keys=[info.token])
+            await resources.litellm.key_delete(keys=[token])
         except LiteLLMUnavailable:
             raise
         except LiteLLMError as exc:
