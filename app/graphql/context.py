@@ -14,7 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
 from app.resources import Resources
-from app.services import users
+from app.services import health, users
 from app.services.users import SignedIn
 
 
@@ -25,6 +25,7 @@ class Context:
     resources: Resources
     user_id: uuid.UUID | None
     _user: asyncio.Task[SignedIn | None] | None = field(default=None, init=False)
+    _database_health: asyncio.Task[health.DatabaseHealth] | None = field(default=None, init=False)
 
     async def current_user(self) -> SignedIn | None:
         """The signed-in, active user (loaded once per request), or None."""
@@ -49,6 +50,15 @@ class Context:
         if user_id is None:
             return (await self.user()).id
         return parse_uuid(user_id)
+
+    async def database_health(self) -> health.DatabaseHealth:
+        """The database probe, run once per request however many fields ask for it."""
+        # `{ a: health { ... } b: health { ... } }` must not turn one request into many probes.
+        if self._database_health is None:
+            self._database_health = asyncio.create_task(
+                health.check_database(engine=self.resources.engine)
+            )
+        return await self._database_health
 
     @cached_property
     def loaders(self) -> Loaders:

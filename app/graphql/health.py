@@ -47,9 +47,8 @@ class Health:
 class HealthQuery:
     @strawberry.field(description="Health of the service and of its database and LiteLLM.")
     async def health(self, info: Info) -> Health:
-        resources = info.context.resources
-        db = await health.check_database(engine=resources.engine)
-        litellm = health.litellm_health(resources=resources)
+        db = await info.context.database_health()
+        litellm = health.litellm_health(resources=info.context.resources)
         return Health(
             status=health.overall_status(db.status, litellm.status),
             database=DatabaseHealth(status=db.status, latency_ms=db.latency_ms, error=db.error),
