@@ -195,6 +195,26 @@ async def test_production_runs_registered_operations_by_their_hash(
     assert over_get.json()["data"]["health"]["database"]["status"] == "OK"
 
 
+async def test_every_registered_operation_is_within_the_default_limits(
+    database_url: str, db_engine: AsyncEngine
+) -> None:
+    # Each is sent by its hash with no variables: parsing and validation (with the limits) pass,
+    # and what remains is the caller's: missing variables, or not being signed in.
+    async with serve(_app(database_url, env="production")) as client:
+        codes = {
+            name: _codes(
+                (
+                    await client.post(
+                        "/graphql", json={"extensions": persisted_query(name)}, headers=ACCEPT
+                    )
+                ).json()
+            )
+            for name in load_persisted_documents()
+        }
+
+    assert set().union(*codes.values()) <= {"BAD_USER_INPUT", "UNAUTHENTICATED"}, codes
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
