@@ -85,6 +85,28 @@ export function unregisteredDocuments(bodies) {
     : [];
 }
 
+/**
+ * Why the smoke's hash check could not fail: an operation the manifest lacks must come back
+ * from the service at `baseUrl` (development) as PERSISTED_QUERY_NOT_FOUND, after which
+ * Apollo resends it with its document, which `unregisteredDocuments` then reports.
+ */
+export async function unregisteredOperationProblems(baseUrl) {
+  const sent = [];
+  const result = await runWithApollo({
+    link: frontendLink({ uri: `${baseUrl}/graphql`, fetch: recording(sent) }),
+    cache: new InMemoryCache({ possibleTypes }),
+    document: parse("query NotRegistered { __typename }"),
+    kind: "query",
+    variables: {},
+  });
+  const problems = [];
+  if (result.data?.__typename !== "Query") problems.push(`answered ${JSON.stringify(result)}`);
+  if (unregisteredDocuments(sent).length === 0) {
+    problems.push(`Apollo did not fall back to the document: sent ${JSON.stringify(sent)}`);
+  }
+  return problems;
+}
+
 /** Where `actual` differs from `expected`; objects in `actual` may hold more keys. */
 export function mismatches(expected, actual, path = "$") {
   if (expected !== null && typeof expected === "object" && !Array.isArray(expected)) {

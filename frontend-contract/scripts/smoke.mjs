@@ -10,7 +10,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-import { checkScenario, emulatorFaults, loadOperations } from "../lib/contract.mjs";
+import {
+  checkScenario,
+  emulatorFaults,
+  loadOperations,
+  unregisteredOperationProblems,
+} from "../lib/contract.mjs";
 import { EXECUTABLE, LOOPBACK, startServer } from "../lib/service.mjs";
 
 // The emulator is part of the service's package: run it with the service's interpreter.
@@ -107,6 +112,16 @@ try {
     index += 1;
     console.log(`litemaas-bff ${command} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
     try {
+      if (command === "dev") {
+        // The check that every operation went by its hash can tell when one did not.
+        const problems = await unregisteredOperationProblems(service.baseUrl);
+        if (problems.length > 0) {
+          failed += 1;
+          console.log(`FAIL  an unregistered operation\n      ${problems.join("\n      ")}`);
+        } else {
+          console.log("ok    an unregistered operation: refused by hash, resent with its document");
+        }
+      }
       for (const { operation, scenario } of runs) {
         const title = `${operation.name} / ${scenario.name}`;
         const faults = (scenario.steps ?? []).some((step) => step.emulatorFaults);
