@@ -433,19 +433,31 @@ FORGED = "\n2026-01-01 ERROR app: forged line"
 
 
 @pytest.mark.parametrize(
-    "document",
+    ("document", "variables"),
     [
-        pytest.param("{ me { id " + FORGED, id="syntax"),
-        pytest.param('{ model(id: "m1") { unknownField } }' + f"# {FORGED}", id="validation"),
-        pytest.param("query Q($id: ID!) { model(id: $id) { id } }" + f"# {FORGED}", id="variables"),
-        pytest.param(TYPENAME_ALIASES, id="too-many-tokens"),
+        pytest.param("{ me { id " + FORGED, None, id="syntax"),
+        pytest.param('{ model(id: "m1") { unknownField } }' + f"# {FORGED}", None, id="validation"),
+        pytest.param(
+            "query Q($id: ID!) { model(id: $id) { id } }" + f"# {FORGED}", None, id="variables"
+        ),
+        pytest.param(
+            "query Q($id: ID!) { model(id: $id) { id } }",
+            {"id": {"forged": FORGED}},
+            id="variable-of-the-wrong-type",
+        ),
+        pytest.param(TYPENAME_ALIASES, None, id="too-many-tokens"),
     ],
 )
 async def test_invalid_documents_are_answered_but_not_logged_as_errors(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, document: str
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    document: str,
+    variables: dict[str, Any] | None,
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        response = await client.post("/graphql", json={"query": document}, headers=ACCEPT)
+        response = await client.post(
+            "/graphql", json={"query": document, "variables": variables}, headers=ACCEPT
+        )
 
     assert response.status_code == 400
     assert "data" not in response.json()

@@ -64,16 +64,22 @@ class Schema(strawberry.Schema):
     ) -> None:
         # A document that does not parse, validate or take its variables is the client's
         # mistake: one line, with no text of the document (it could forge log lines).
-        invalid = [e for e in errors if e.path is None and e.original_error is None]
+        invalid = [e for e in errors if _before_execution(e)]
         if invalid:
             log.info("GraphQL document refused: %d error(s) before execution", len(invalid))
         unexpected = [
             e
             for e in errors
-            if e.path is not None or e.original_error is not None
+            if not _before_execution(e)
             if (e.extensions or {}).get("code") not in _CLIENT_ERROR_CODES
         ]
         super().process_errors(unexpected, execution_context)
+
+
+def _before_execution(error: GraphQLError) -> bool:
+    """A parse, validation or variable error (no field ran), not an exception of ours."""
+    original = error.original_error
+    return error.path is None and (original is None or isinstance(original, GraphQLError))
 
 
 # Top-level error codes of failures the client did not cause.
