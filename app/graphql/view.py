@@ -46,6 +46,7 @@ _PARAMETERS = {
     "extensions": dict,
     "documentId": str,
 }
+_KIND_NAMES = {str: "string", dict: "JSON object"}
 _ALLOWED_METHODS = "GET, POST"
 
 
@@ -174,9 +175,6 @@ async def _parameters(request: Request) -> dict[str, Any]:
         if params.get(name) is not None and not isinstance(params[name], kind):
             raise RequestRefused(400, f"`{name}` must be a {_KIND_NAMES[kind]}.")
     return dict(params)
-
-
-_KIND_NAMES = {str: "string", dict: "JSON object"}
 
 
 def _json(text: str | bytes, what: str) -> Any:
