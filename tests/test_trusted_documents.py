@@ -247,11 +247,15 @@ async def test_every_registered_operation_is_within_the_default_limits(
     ],
 )
 async def test_production_refuses_anything_else_before_parsing(
-    database_url: str, db_engine: AsyncEngine, body: dict[str, Any], code: str
+    database_url: str,
+    db_engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+    body: dict[str, Any],
+    code: str,
 ) -> None:
     app = _app(database_url, env="production")
     async with serve(app) as client:
-        with _statements(app) as statements:
+        with _statements(app) as statements, caplog.at_level(logging.DEBUG):
             response = await client.post("/graphql", json=body, headers=ACCEPT)
             plain_json = await client.post("/graphql", json=body)
 
@@ -267,6 +271,9 @@ async def test_production_refuses_anything_else_before_parsing(
     assert plain_json.status_code == 200
     assert _codes(plain_json.json()) == [code]
     assert statements == [], "a refused document must reach no database"
+    refusals = [r.getMessage() for r in caplog.records if "document refused" in r.getMessage()]
+    assert refusals == [f"GraphQL document refused: {code}"] * 2
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_development_runs_a_document_apollo_sends_after_an_unknown_hash(

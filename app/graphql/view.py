@@ -9,6 +9,7 @@ In production only trusted documents run (`trusted_documents`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -29,6 +30,8 @@ from app.graphql.context import Context
 from app.graphql.schema import create_schema
 from app.graphql.trusted_documents import DocumentRefused, TrustedDocuments, requested_document_id
 from app.resources import Resources
+
+log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -97,12 +100,16 @@ class GraphQLView:
                 refused.headers,
             )
         except DocumentRefused as refused:
+            # One line with our own code: nothing the client sent reaches the log.
+            log.info("GraphQL document refused: %s", refused.code)
             return _request_error([_error(refused.message, refused.code)], media_type)
         if _never_executed(result):
             return _request_error([_coded(e, result) for e in result.errors or []], media_type)
         return _answer(process_result(result), media_type, 200)
 
-    async def _execute(self, request: Request, query: str, params: dict[str, Any]) -> Any:
+    async def _execute(
+        self, request: Request, query: str, params: dict[str, Any]
+    ) -> ExecutionResult:
         # GET changes nothing: a link or a cross-site page cannot run a mutation.
         allowed = {OperationType.QUERY}
         if request.method == "POST":
