@@ -5,6 +5,10 @@ link cannot change anything, and a cross-site page cannot read an answer. Answer
 `application/graphql-response+json` when the client accepts it (a request that never
 reached execution then answers 4xx with no `data`), else `application/json` (always 200).
 In production only trusted documents run (`trusted_documents`).
+
+Written here rather than configured on strawberry's view, which answers `application/json`
+only (200 even when nothing ran), serves its IDE only without `?query=`, and reads the body
+before anything could refuse the document.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ function production() {
 
 const workDir = mkdtempSync(join(tmpdir(), "litemaas-audit-"));
 const runs = [
-  // `dev` migrates the database (and serves the LiteLLM emulator in-process); `serve` reuses it.
+  // `dev` migrates the database (with the LiteLLM emulator in-process unless LITELLM_URL is
+  // set); `serve` reuses the database.
   { command: "dev", label: "development", env: { ENV: "development", AUTH_MODE: "dev" } },
   { command: "serve", label: "production", env: production() },
 ];
@@ -55,7 +56,6 @@ try {
           PORT: String(port),
           WEB_CONCURRENCY: "1",
           DATABASE_URL: `sqlite+aiosqlite:///${join(workDir, "audit.db")}`,
-          LITELLM_URL: "",
           ...env,
         },
       }),
