@@ -7,8 +7,7 @@ reached execution then answers 4xx with no `data`), else `application/json` (alw
 In production only trusted documents run (`trusted_documents`).
 
 Written here rather than configured on strawberry's view, which answers `application/json`
-only (200 even when nothing ran), serves its IDE only without `?query=`, and reads the body
-before anything could refuse the document.
+only (200 even when nothing ran) and serves its IDE only to URLs without `?query=`.
 """
 
 from __future__ import annotations
