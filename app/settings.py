@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     safety_valve_max_count: int = Field(default=20, ge=0)
     safety_valve_floor: int = Field(default=2, ge=0)
 
+    # Production runs the frontend's registered operations only (trusted documents); this lets
+    # any document through, bounded by the limits below as in development.
+    graphql_allow_arbitrary_documents: bool = False
+    # Limits on every document, checked before execution: the token limit stops the parser
+    # itself, so a huge document costs little to refuse.
+    graphql_max_tokens: int = Field(default=1000, ge=1)
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    graphql_max_depth: int = Field(default=10, ge=1)
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
@@ -114,6 +123,11 @@ class Settings(BaseSettings):
     def ide_enabled(self) -> bool:
         """GraphiQL and introspection: development only."""
         return not self.is_production
+
+    @property
+    def trusted_documents_only(self) -> bool:
+        """Only registered operations execute: production, unless arbitrary documents are let in."""
+        return self.is_production and not self.graphql_allow_arbitrary_documents
 
     @property
     def base_url(self) -> str:

@@ -31,8 +31,11 @@ from starlette.routing import Route
 from app.auth.bearer import bearer_token
 from app.auth.session import SESSION_COOKIE
 
+# The frontend's operations (frontend-contract/operations) select these columns; Apollo's
+# cache asks every object for its `__typename` too.
 API_KEYS_SQL = """
-SELECT k.id, k.name, k.prefix, k.status, k.expires_at, k.created_at, m.id, m.name
+SELECT k.id, k.name, k.prefix, k.status, k.created_at, k.expires_at, k.revoked_at,
+       k.max_budget, k.tpm_limit, k.rpm_limit, m.id, m.name, m.provider, m.available
 FROM users u
 JOIN api_keys k ON k.user_id = u.id
 LEFT JOIN api_key_models km ON km.api_key_id = k.id
@@ -41,15 +44,17 @@ WHERE u.id = $1 AND u.is_active AND k.status <> 'pending'
 ORDER BY k.created_at DESC, k.id, m.id
 """
 MODELS_SQL = """
-SELECT m.id, m.name, m.provider, m.description, m.context_length, m.input_cost_per_token,
-       m.output_cost_per_token, m.capabilities, m.restricted_access, m.available, s.status
+SELECT m.id, m.name, m.provider, m.available, m.description, m.context_length,
+       m.input_cost_per_token, m.output_cost_per_token, m.capabilities, m.restricted_access,
+       s.id, s.status, s.model_id, s.created_at, s.updated_at, s.cancelled_at
 FROM models m
 LEFT JOIN subscriptions s ON s.model_id = m.id AND s.user_id = $1
 WHERE m.available
 ORDER BY m.id
 """
 SUBSCRIPTIONS_SQL = """
-SELECT s.id, s.status, m.id, m.name
+SELECT s.id, s.status, s.model_id, s.created_at, s.updated_at, s.cancelled_at,
+       m.id, m.name, m.provider, m.available
 FROM users u
 JOIN subscriptions s ON s.user_id = u.id
 JOIN models m ON m.id = s.model_id
@@ -94,31 +99,27 @@ def create_app() -> Starlette:
             return _json({"error": "UNAUTHENTICATED"}, 401)
         keys: list[dict[str, Any]] = []
         last = None
-        for (
-            key_id,
-            name,
-            prefix,
-            status,
-            expires,
-            created,
-            model_id,
-            model_name,
-        ) in await db().fetch(API_KEYS_SQL, user_id):
-            if key_id != last:
-                last = key_id
+        for r in await db().fetch(API_KEYS_SQL, user_id):
+            if r[0] != last:
+                last = r[0]
                 keys.append(
                     {
-                        "id": str(key_id),
-                        "name": name,
-                        "prefix": prefix,
-                        "status": status.upper(),
-                        "expiresAt": expires,
-                        "createdAt": created,
+                        "id": str(r[0]),
+                        "name": r[1],
+                        "prefix": r[2],
+                        "status": r[3].upper(),
+                        "createdAt": r[4],
+                        "expiresAt": r[5],
+                        "revokedAt": r[6],
+                        "maxBudget": r[7],
+                        "tpmLimit": r[8],
+                        "rpmLimit": r[9],
                         "modelAccess": [],
+                        "__typename": "ApiKey",
                     }
                 )
-            if model_id is not None:
-                keys[-1]["modelAccess"].append({"id": model_id, "name": model_name})
+            if r[10] is not None:
+                keys[-1]["modelAccess"].append(_model_label(r[10], r[11], r[12], r[13]))
         return _json({"data": {"apiKeys": keys}})
 
     async def models(request: Request) -> Response:
@@ -129,17 +130,14 @@ def create_app() -> Starlette:
                 "data": {
                     "models": [
                         {
-                            "id": r[0],
-                            "name": r[1],
-                            "provider": r[2],
-                            "description": r[3],
-                            "contextLength": r[4],
-                            "inputCostPerToken": r[5],
-                            "outputCostPerToken": r[6],
-                            "capabilities": orjson.Fragment(r[7]),
-                            "restrictedAccess": r[8],
-                            "available": r[9],
-                            "subscription": None if r[10] is None else {"status": r[10].upper()},
+                            **_model_label(r[0], r[1], r[2], r[3]),
+                            "description": r[4],
+                            "contextLength": r[5],
+                            "inputCostPerToken": r[6],
+                            "outputCostPerToken": r[7],
+                            "capabilities": orjson.Fragment(r[8]),
+                            "restrictedAccess": r[9],
+                            "subscription": None if r[10] is None else _subscription(r[10:16]),
                         }
                         for r in rows
                     ]
@@ -156,11 +154,7 @@ def create_app() -> Starlette:
             {
                 "data": {
                     "subscriptions": [
-                        {
-                            "id": str(r[0]),
-                            "status": r[1].upper(),
-                            "model": {"id": r[2], "name": r[3]},
-                        }
+                        {**_subscription(r[0:6]), "model": _model_label(r[6], r[7], r[8], r[9])}
                         for r in rows
                     ]
                 }
@@ -213,6 +207,29 @@ def create_app() -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def _model_label(model_id: str, name: str, provider: str, available: bool) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "name": name,
+        "provider": provider,
+        "available": available,
+        "__typename": "Model",
+    }
+
+
+def _subscription(columns: Any) -> dict[str, Any]:
+    subscription_id, status, model_id, created, updated, cancelled = columns
+    return {
+        "id": str(subscription_id),
+        "status": status.upper(),
+        "modelId": model_id,
+        "createdAt": created,
+        "updatedAt": updated,
+        "cancelledAt": cancelled,
+        "__typename": "Subscription",
+    }
 
 
 def _json(body: object, status: int = 200) -> Response:

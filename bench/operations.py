@@ -5,35 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-API_KEYS = """
-query ApiKeys {
-  apiKeys { id name prefix status expiresAt createdAt modelAccess { id name } }
-}
-"""
-MODELS = """
-query Models {
-  models {
-    id name provider description contextLength inputCostPerToken outputCostPerToken
-    capabilities restrictedAccess available subscription { status }
-  }
-}
-"""
-SUBSCRIPTIONS = """
-query Subscriptions {
-  subscriptions { id status model { id name } }
-}
-"""
-# The least a signed-in GraphQL request costs: no resolver, no database.
-FLOOR = "query Floor { __typename }"
-MODEL_ACCESS = """
-query ModelAccess($model: ID!) {
-  modelAccess(model: $model) {
-    __typename
-    ... on ModelAccessGranted { model { id } allowedModels { id } }
-    ... on UserError { code message }
-  }
-}
-"""
+from app.graphql.trusted_documents import MANIFEST_FILE
+
+# The service in production runs registered operations only: the load sends each by the sha256
+# the frontend's Apollo Client sends (frontend-contract/persisted-documents.json).
+_MANIFEST = json.loads(MANIFEST_FILE.read_text(encoding="utf-8"))
+DOCUMENT_IDS = {operation["name"]: operation["id"] for operation in _MANIFEST["operations"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +21,8 @@ class Operation:
     method: str
     path: str
     baseline_path: str
-    # GraphQL document and variables; None for a plain HTTP endpoint.
-    query: str | None = None
+    # The registered operation's name and its variables; None for a plain HTTP endpoint.
+    document: str | None = None
     variables: dict[str, str] | None = None
     session: bool = False  # sends the signed-in user's cookie
     api_key: bool = False  # sends `Authorization: Bearer <key>`
@@ -54,27 +31,29 @@ class Operation:
         """Method, path and body of the request to the service or to the baseline."""
         if baseline and self.baseline_path.startswith("/authz"):
             return "GET", self.baseline_path, None
-        if self.query is None:
+        if self.document is None:
             return self.method, self.baseline_path if baseline else self.path, None
-        body = json.dumps({"query": self.query, "variables": self.variables or {}})
+        persisted = {"persistedQuery": {"version": 1, "sha256Hash": DOCUMENT_IDS[self.document]}}
+        body = json.dumps({"extensions": persisted, "variables": self.variables or {}})
         return self.method, self.baseline_path if baseline else self.path, body
 
 
 def operations(access_model: str) -> list[Operation]:
     return [
-        Operation("api-keys", "POST", "/graphql", "/api-keys", API_KEYS, session=True),
-        Operation("models", "POST", "/graphql", "/models", MODELS, session=True),
+        Operation("api-keys", "POST", "/graphql", "/api-keys", "MyApiKeys", session=True),
+        Operation("models", "POST", "/graphql", "/models", "ModelCatalogue", session=True),
         Operation(
-            "subscriptions", "POST", "/graphql", "/subscriptions", SUBSCRIPTIONS, session=True
+            "subscriptions", "POST", "/graphql", "/subscriptions", "MySubscriptions", session=True
         ),
-        # Held against the API-keys baseline: what the framework alone leaves of the target.
-        Operation("graphql-floor", "POST", "/graphql", "/api-keys", FLOOR, session=True),
+        # The app shell's sign-in check by an anonymous visitor: the framework alone (no
+        # database, a resolver that returns at once), held against the API-keys baseline.
+        Operation("graphql-floor", "POST", "/graphql", "/api-keys", "LoginState"),
         Operation(
             "modelAccess",
             "POST",
             "/graphql",
             f"/authz?model={access_model}",
-            MODEL_ACCESS,
+            "ModelAccessCheck",
             {"model": access_model},
             api_key=True,
         ),

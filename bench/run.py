@@ -98,7 +98,8 @@ async def _run(args: argparse.Namespace) -> None:
             for o in operations(seeded.access_model)
             if not args.only or o.name in args.only.split(",")
         ]
-        headers = {o.name: _headers(o, seeded) for o in ops}
+        # Every operation's headers: a baseline held against another operation's sends those.
+        headers = {o.name: _headers(o, seeded) for o in operations(seeded.access_model)}
         port = iter(range(args.port_base, args.port_base + 100))
         emulator_port, service_port, baseline_port = next(port), next(port), next(port)
         config = _service_config(
@@ -129,7 +130,14 @@ async def _run(args: argparse.Namespace) -> None:
                     # Baseline and service take turns, so that a change in the machine's speed
                     # during the run weighs on both.
                     runs = [
-                        _load(op, target, c, headers[op.name], args, first=round_ == 0)
+                        _load(
+                            op,
+                            target,
+                            c,
+                            _headers_for(op, target, headers),
+                            args,
+                            first=round_ == 0,
+                        )
                         for round_ in range(args.rounds)
                         for target in (baseline, service)
                     ]
@@ -195,6 +203,15 @@ def _headers(op: Operation, seeded: seed.Seeded) -> dict[str, str]:
     return headers
 
 
+def _headers_for(
+    op: Operation, target: Target, headers: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """What `op` sends to `target`: the baseline answers as the operation it is held against."""
+    if target.name == "baseline":
+        return headers[BASELINE_OF.get(op.name, op.name)]
+    return headers[op.name]
+
+
 @contextmanager
 def _emulator(port: int) -> Iterator[None]:
     command = [
@@ -250,7 +267,9 @@ async def _check_answers(
         for op in ops:
             answer = await _send(client, service.url, op, headers[op.name], baseline=False)
             assert "errors" not in answer, (op.name, answer)
-            base = await _send(client, baseline.url, op, headers[op.name], baseline=True)
+            base = await _send(
+                client, baseline.url, op, _headers_for(op, baseline, headers), baseline=True
+            )
             if op.name == "modelAccess":
                 assert answer["data"][op.name]["__typename"] == "ModelAccessGranted", answer
             elif op.name not in BASELINE_OF:

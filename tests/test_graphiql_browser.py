@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -158,3 +158,22 @@ async def _response_text(page: Page) -> str:
     )
     text: str = await shown.json_value()
     return text
+
+
+async def test_a_shared_query_link_opens_with_its_query_and_runs(
+    browser_page: BrowserPage, service_url: str
+) -> None:
+    page = browser_page.page
+    query = "query Shared { health { status } }"
+
+    await page.goto(f"{service_url}/graphql?{urlencode({'query': query})}")
+    await page.wait_for_selector(QUERY_EDITOR, timeout=20_000)
+    shown = await page.evaluate(
+        f"() => document.querySelector({QUERY_EDITOR!r}).CodeMirror.getValue()"
+    )
+    await page.click(".graphiql-execute-button")
+    answer = await _response_text(page)
+
+    assert shown == query
+    assert json.loads(answer) == {"data": {"health": {"status": "OK"}}}
+    assert browser_page.console_errors == []

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionResult
 
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.schema import create_schema
+from app.settings import Environment, Settings
 
 
 @strawberry.enum
@@ -208,6 +209,7 @@ async def test_wrong_object_under_an_interface_is_graphql_cores_error() -> None:
     assert _answer(got) == _answer(expected)
 
 
-def test_the_service_schema_uses_it() -> None:
-    schema = create_schema(introspection=False)
+@pytest.mark.parametrize("env", list(Environment))
+def test_the_service_schema_uses_it(env: Environment) -> None:
+    schema = create_schema(Settings.model_construct(env=env))
     assert issubclass(schema.execution_context_class, PlainFieldExecutor)

@@ -14,7 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
 from app.resources import Resources
-from app.services import users
+from app.services import health, safety, users
 from app.services.users import SignedIn
 
 
@@ -25,6 +25,9 @@ class Context:
     resources: Resources
     user_id: uuid.UUID | None
     _user: asyncio.Task[SignedIn | None] | None = field(default=None, init=False)
+    _database_state: asyncio.Task[tuple[health.DatabaseHealth, list[safety.Hold]]] | None = field(
+        default=None, init=False
+    )
 
     async def current_user(self) -> SignedIn | None:
         """The signed-in, active user (loaded once per request), or None."""
@@ -49,6 +52,20 @@ class Context:
         if user_id is None:
             return (await self.user()).id
         return parse_uuid(user_id)
+
+    async def database_state(self) -> tuple[health.DatabaseHealth, list[safety.Hold]]:
+        """The database probe and the held mass changes, read once per request however many
+        fields ask for them."""
+        # `{ a: health { ... } b: health { ... } }` must not turn one request into many probes.
+        if self._database_state is None:
+            self._database_state = asyncio.create_task(self._read_database_state())
+        return await self._database_state
+
+    async def _read_database_state(self) -> tuple[health.DatabaseHealth, list[safety.Hold]]:
+        db = await health.check_database(engine=self.resources.engine)
+        # With the database down the status is DOWN whatever is held.
+        ok = db.status is health.HealthStatus.OK
+        return db, await safety.list_holds(resources=self.resources) if ok else []
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -9,7 +9,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.safety import SafetyHold
 from app.litellm.breaker import BreakerState
-from app.services import health, safety
+from app.services import health
 
 strawberry.enum(health.HealthStatus, name="HealthStatus")
 
@@ -51,15 +51,8 @@ class Health:
 class HealthQuery:
     @strawberry.field(description="Health of the service and of its database and LiteLLM.")
     async def health(self, info: Info) -> Health:
-        resources = info.context.resources
-        db = await health.check_database(engine=resources.engine)
-        litellm = health.litellm_health(resources=resources)
-        # With the database down the status is DOWN whatever is held.
-        holds = (
-            await safety.list_holds(resources=resources)
-            if db.status is health.HealthStatus.OK
-            else []
-        )
+        db, holds = await info.context.database_state()
+        litellm = health.litellm_health(resources=info.context.resources)
         held = health.HealthStatus.DEGRADED if holds else health.HealthStatus.OK
         return Health(
             status=health.overall_status(db.status, litellm.status, held),

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
+from typing import Any
+
 import strawberry
-from graphql import GraphQLError, GraphQLSchema, lexicographic_sort_schema
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    lexicographic_sort_schema,
+    validate,
+)
 from graphql import print_schema as print_graphql_schema
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
+    MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from app.db.errors import database_unavailable
@@ -23,6 +40,9 @@ from app.graphql.models import ModelQuery
 from app.graphql.safety import SafetyMutation
 from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
 from app.graphql.users import UserMutation, UserQuery
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -43,10 +63,24 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # A document that does not parse, validate or take its variables is the client's
+        # mistake: one line, with no text of the document (it could forge log lines).
+        invalid = [e for e in errors if _before_execution(e)]
+        if invalid:
+            log.info("GraphQL document refused: %d error(s) before execution", len(invalid))
         unexpected = [
-            e for e in errors if (e.extensions or {}).get("code") not in _CLIENT_ERROR_CODES
+            e
+            for e in errors
+            if not _before_execution(e)
+            if (e.extensions or {}).get("code") not in _CLIENT_ERROR_CODES
         ]
         super().process_errors(unexpected, execution_context)
+
+
+def _before_execution(error: GraphQLError) -> bool:
+    """A parse, validation or variable error (no field ran), not an exception of ours."""
+    original = error.original_error
+    return error.path is None and (original is None or isinstance(original, GraphQLError))
 
 
 # Top-level error codes of failures the client did not cause.
@@ -89,22 +123,85 @@ def _unexpected(error: GraphQLError) -> bool:
     )
 
 
-def create_schema(*, introspection: bool) -> strawberry.Schema:
+@lru_cache(maxsize=128)
+def _validate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> list[GraphQLError]:
+    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
+
+
+class CachedValidation(SchemaExtension):
+    """Validation with the document limits, once per process for each document (bounded).
+
+    Production hides "Did you mean ...?" suggestions, which would spell out the schema.
+    """
+
+    def __init__(
+        self, *, limits: tuple[type[ASTValidationRule], ...], hide_suggestions: bool
+    ) -> None:
+        super().__init__()
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        rules = (
+            *context.validation_rules,
+            *self.limits,
+            # What strawberry's own validation adds to graphql-core's rules.
+            MaybeNullValidationRule,
+            OneOfInputValidationRule,
+        )
+        context.pre_execution_errors = _validate(
+            context.schema._schema, context.graphql_document, rules, self.hide_suggestions
+        )
+        yield
+
+
+class _NoSuggestionsExecutor(PlainFieldExecutor):
+    """The same executor; variables that do not coerce get no "Did you mean ...?" either."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
+def _introspection_field(context: IgnoreContext) -> bool:
+    # The IDE's introspection query nests `ofType` deeper than any page; it is development only.
+    return context.field_name.startswith("__")
+
+
+def create_schema(settings: Settings) -> strawberry.Schema:
+    production = settings.is_production
+    limits = (
+        max_aliases_rule(settings.graphql_max_aliases),
+        max_depth_rule(settings.graphql_max_depth, _introspection_field),
+    )
     # The frontend sends a handful of documents: each is parsed and validated once per process
-    # (the caches are bounded, so unique documents cannot grow memory).
-    extensions: list[type[SchemaExtension]] = [ParserCache, ValidationCache, UnexpectedErrors]
-    if not introspection:
+    # (the caches are bounded, so unique documents cannot grow memory). The token limit is set
+    # before parsing: the parser stops at it.
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        ParserCache,
+        partial(CachedValidation, limits=limits, hide_suggestions=production),
+        UnexpectedErrors,
+    ]
+    if not settings.ide_enabled:
         extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
         types=[UserError],
         extensions=extensions,
-        execution_context_class=PlainFieldExecutor,
+        execution_context_class=_NoSuggestionsExecutor if production else PlainFieldExecutor,
     )
 
 
 def export_sdl() -> str:
     """The schema as sorted SDL: what `schema.graphql` must hold."""
-    graphql_schema: GraphQLSchema = create_schema(introspection=True)._schema
+    graphql_schema: GraphQLSchema = create_schema(Settings.model_construct())._schema
     return print_graphql_schema(lexicographic_sort_schema(graphql_schema)) + "\n"

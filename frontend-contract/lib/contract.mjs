@@ -1,11 +1,13 @@
 // The frontend contract as the React app meets it: operations with their fragments, their
 // scenarios, and Apollo Client 4 running them. tests/frontend_contract/contract.py reads the
 // same files and applies the same rules from pytest; keep the two in step.
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache } from "@apollo/client";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { Kind, parse, visit } from "graphql";
 
 export const CONTRACT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -62,6 +64,47 @@ export function loadOperations() {
       scenarios: fixture.scenarios,
     };
   });
+}
+
+/**
+ * The link chain of the React app: documents go by their sha256 (Apollo's persisted queries,
+ * which the service in production requires), then over HTTP. `fetch` sees every request.
+ */
+export function frontendLink({ uri, headers, fetch: fetchFn = fetch }) {
+  const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+  return new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri, headers, fetch: fetchFn }));
+}
+
+/** Why requests that carried a whole document show the service did not know its hash. */
+export function unregisteredDocuments(bodies) {
+  return bodies.some((body) => typeof body?.query === "string")
+    ? [
+        "the service did not know the operation's sha256 (Apollo retried with the document): " +
+          "run `npm run generate` to update persisted-documents.json",
+      ]
+    : [];
+}
+
+/**
+ * Why the smoke's hash check could not fail: an operation the manifest lacks must come back
+ * from the service at `baseUrl` (development) as PERSISTED_QUERY_NOT_FOUND, after which
+ * Apollo resends it with its document, which `unregisteredDocuments` then reports.
+ */
+export async function unregisteredOperationProblems(baseUrl) {
+  const sent = [];
+  const result = await runWithApollo({
+    link: frontendLink({ uri: `${baseUrl}/graphql`, fetch: recording(sent) }),
+    cache: new InMemoryCache({ possibleTypes }),
+    document: parse("query NotRegistered { __typename }"),
+    kind: "query",
+    variables: {},
+  });
+  const problems = [];
+  if (result.data?.__typename !== "Query") problems.push(`answered ${JSON.stringify(result)}`);
+  if (unregisteredDocuments(sent).length === 0) {
+    problems.push(`Apollo did not fall back to the document: sent ${JSON.stringify(sent)}`);
+  }
+  return problems;
 }
 
 /** Where `actual` differs from `expected`; objects in `actual` may hold more keys. */
@@ -157,6 +200,14 @@ export async function emulatorFaults(emulator, faults) {
   return response.ok ? [] : [`the emulator answered ${response.status}: ${await response.text()}`];
 }
 
+/** `fetch`, keeping each request's JSON body in `sent`. */
+function recording(sent) {
+  return (input, init) => {
+    sent.push(typeof init?.body === "string" ? JSON.parse(init.body) : null);
+    return fetch(input, init);
+  };
+}
+
 /** A scenario's set-up steps, in the browser whose `headers` carry the session cookie. */
 async function runSteps({ baseUrl, headers, steps, operations, emulator }) {
   const captured = {};
@@ -170,15 +221,16 @@ async function runSteps({ baseUrl, headers, steps, operations, emulator }) {
       continue;
     }
     const operation = operations.get(step.operation);
+    const sent = [];
     const result = await runWithApollo({
-      link: new HttpLink({ uri: `${baseUrl}/graphql`, headers }),
+      link: frontendLink({ uri: `${baseUrl}/graphql`, headers, fetch: recording(sent) }),
       cache: new InMemoryCache({ possibleTypes }),
       document: operation.document,
       kind: operation.kind,
       variables: fill(step.variables ?? {}, captured),
     });
     const found = capture(result.data, step.capture ?? {});
-    const problems = [...setUpProblems(result), ...found.problems];
+    const problems = [...unregisteredDocuments(sent), ...setUpProblems(result), ...found.problems];
     if (problems.length > 0) {
       return { captured, problems: problems.map((p) => `${where} (${step.operation}): ${p}`) };
     }
@@ -209,13 +261,14 @@ export async function checkScenario({ baseUrl, operation, scenario, operations, 
   const { captured } = setUp;
   // The body as it came over the wire, to compare with what Apollo hands the app.
   let raw = null;
+  const sent = [];
   const recordingFetch = async (input, init) => {
-    const response = await fetch(input, init);
+    const response = await recording(sent)(input, init);
     raw = await response.clone().json();
     return response;
   };
   const apollo = await runWithApollo({
-    link: new HttpLink({
+    link: frontendLink({
       uri: `${baseUrl}/graphql`,
       headers: { ...headers, ...fill(scenario.headers ?? {}, captured) },
       fetch: recordingFetch,
@@ -227,7 +280,7 @@ export async function checkScenario({ baseUrl, operation, scenario, operations, 
   });
 
   if (raw === null) return { problems: ["Apollo sent no request"], apollo };
-  const problems = [];
+  const problems = unregisteredDocuments(sent);
   if (!("errors" in scenario.expect) && (raw.errors || apollo.errors)) {
     problems.push(`unexpected errors: ${JSON.stringify(raw.errors ?? apollo.errors)}`);
   }

@@ -1,5 +1,6 @@
 // Fails when `npm run generate` would change a committed file: the TypeScript types, the
-// possibleTypes map, or the GraphiQL assets vendored into the service.
+// possibleTypes map, the persisted documents (trusted documents) manifest, or the GraphiQL
+// assets vendored into the service.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -12,8 +13,15 @@ const GENERATED_DIRS = [
   join(root, "..", "app", "graphql", "graphiql", "assets"),
 ];
 
+const GENERATED_FILES = [join(root, "persisted-documents.json")];
+
 function snapshot() {
   const digests = new Map();
+  for (const path of GENERATED_FILES) {
+    if (existsSync(path)) {
+      digests.set(relative(root, path), createHash("sha256").update(readFileSync(path)).digest("hex"));
+    }
+  }
   for (const dir of GENERATED_DIRS) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) {

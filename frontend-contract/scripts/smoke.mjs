@@ -6,69 +6,23 @@
 //
 //   npm run smoke                    # uses ../.venv/bin/litemaas-bff and the python beside it
 //   LITEMAAS_BFF=/path/to/litemaas-bff SMOKE_PORTS=4300-4399 npm run smoke
-import { spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-import { CONTRACT_DIR, checkScenario, emulatorFaults, loadOperations } from "../lib/contract.mjs";
+import {
+  checkScenario,
+  emulatorFaults,
+  loadOperations,
+  unregisteredOperationProblems,
+} from "../lib/contract.mjs";
+import { EXECUTABLE, LOOPBACK, startServer } from "../lib/service.mjs";
 
-const LOOPBACK = "127.0.0.1";
-const EXECUTABLE = process.env.LITEMAAS_BFF ?? join(CONTRACT_DIR, "..", ".venv", "bin", "litemaas-bff");
 // The emulator is part of the service's package: run it with the service's interpreter.
 const PYTHON = join(dirname(EXECUTABLE), "python");
 const EMULATOR_MODELS = "m1,m2,ollama/llama2";
 const EMULATOR_MASTER_KEY = "sk-smoke-emulator-master";
-const [FIRST_PORT, LAST_PORT] = (process.env.SMOKE_PORTS ?? "4300-4399").split("-").map(Number);
-const START_TIMEOUT_MS = 60_000;
-
-function portIsFree(port) {
-  return new Promise((resolve) => {
-    const probe = createServer()
-      .once("error", () => resolve(false))
-      .once("listening", () => probe.close(() => resolve(true)))
-      .listen(port, LOOPBACK);
-  });
-}
-
-async function freePort() {
-  for (let port = FIRST_PORT; port <= LAST_PORT; port += 1) {
-    if (await portIsFree(port)) return port;
-  }
-  throw new Error(`no free port in ${FIRST_PORT}-${LAST_PORT}`);
-}
-
-/** Starts what `launch(port)` names in `workDir`; resolves once `readyPath` answers 200. */
-async function startServer({ launch, workDir, label, readyPath }) {
-  const port = await freePort();
-  const { program, args, env } = launch(port);
-  const logPath = join(workDir, `${label}.log`);
-  const log = openSync(logPath, "w");
-  const child = spawn(program, args, {
-    cwd: workDir, // empty: no developer's .env is read
-    env: { ...process.env, ...env },
-    stdio: ["ignore", log, log],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const baseUrl = `http://${LOOPBACK}:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      if ((await fetch(`${baseUrl}${readyPath}`)).ok) return { baseUrl, stop };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  await stop();
-  throw new Error(`${label} did not start:\n${readFileSync(logPath, "utf8")}`);
-}
+const PORTS = (process.env.SMOKE_PORTS ?? "4300-4399").split("-").map(Number);
 
 function startEmulator(workDir) {
   return startServer({
@@ -91,6 +45,7 @@ function startEmulator(workDir) {
     workDir,
     label: "litellm-emulator",
     readyPath: "/health/liveliness",
+    ports: PORTS,
   });
 }
 
@@ -112,6 +67,7 @@ function startService({ command, workDir, settings, label }) {
     workDir,
     label: `litemaas-bff-${command}-${label}`,
     readyPath: "/healthz",
+    ports: PORTS,
   });
 }
 
@@ -156,6 +112,16 @@ try {
     index += 1;
     console.log(`litemaas-bff ${command} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
     try {
+      if (command === "dev") {
+        // The check that every operation went by its hash can tell when one did not.
+        const problems = await unregisteredOperationProblems(service.baseUrl);
+        if (problems.length > 0) {
+          failed += 1;
+          console.log(`FAIL  an unregistered operation\n      ${problems.join("\n      ")}`);
+        } else {
+          console.log("ok    an unregistered operation: refused by hash, resent with its document");
+        }
+      }
       for (const { operation, scenario } of runs) {
         const title = `${operation.name} / ${scenario.name}`;
         const faults = (scenario.steps ?? []).some((step) => step.emulatorFaults);

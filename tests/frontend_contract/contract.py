@@ -34,6 +34,7 @@ from graphql import (
     visit,
 )
 
+from app.graphql import trusted_documents, view
 from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
 from app.settings import Settings
 
@@ -43,11 +44,22 @@ CONTRACT_DIR = REPO / "frontend-contract"
 OPERATIONS_DIR = CONTRACT_DIR / "operations"
 FRAGMENTS_DIR = CONTRACT_DIR / "fragments"
 ERROR_MESSAGES_FILE = CONTRACT_DIR / "error-messages.json"
+PERSISTED_DOCUMENTS_FILE = CONTRACT_DIR / "persisted-documents.json"
 
 # Failures that stay in the response's top-level `errors` (DESIGN.md), not in `ErrorCode`:
 # refusals, and failures the client did not cause.
 TOP_LEVEL_ERROR_CODES = frozenset(
     {"UNAUTHENTICATED", "FORBIDDEN", DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR}
+    # Requests that never reach execution: refused documents, malformed requests.
+    | {
+        trusted_documents.PERSISTED_QUERY_NOT_FOUND,
+        trusted_documents.PERSISTED_QUERY_ID_REQUIRED,
+        view.BAD_REQUEST,
+        view.GRAPHQL_PARSE_FAILED,
+        view.GRAPHQL_VALIDATION_FAILED,
+        view.BAD_USER_INPUT,
+        view.OPERATION_RESOLUTION_FAILURE,
+    }
 )
 USER_ERROR = "UserError"
 RESULT_SUFFIX = "Result"
@@ -310,6 +322,18 @@ def user_error_types(schema: GraphQLSchema) -> frozenset[str]:
     interface = schema.get_type(USER_ERROR)
     assert isinstance(interface, GraphQLInterfaceType), f"the schema has no {USER_ERROR}"
     return frozenset(t.name for t in schema.get_possible_types(interface))
+
+
+def load_persisted_documents() -> dict[str, dict[str, str]]:
+    """The trusted documents manifest: operation name -> {id, name, type, body}."""
+    manifest = json.loads(PERSISTED_DOCUMENTS_FILE.read_text("utf-8"))
+    return {operation["name"]: operation for operation in manifest["operations"]}
+
+
+def persisted_query(name: str) -> dict[str, Any]:
+    """The `extensions` with which Apollo's persisted query link names operation `name`."""
+    sha256 = load_persisted_documents()[name]["id"]
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256}}
 
 
 def load_error_messages() -> dict[str, dict[str, str]]:
