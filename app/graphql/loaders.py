@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from strawberry.dataloader import DataLoader
 
@@ -11,12 +10,16 @@ from app.resources import Resources
 from app.services import catalog, subscriptions
 from app.services.catalog import CatalogModel
 from app.services.subscriptions import ListedSubscription
+from app.services.users import SignedIn
 
 
 class Loaders:
-    def __init__(self, resources: Resources, user_id: uuid.UUID | None) -> None:
+    def __init__(
+        self, resources: Resources, current_user: Callable[[], Awaitable[SignedIn | None]]
+    ) -> None:
         self._resources = resources
-        self._user_id = user_id
+        # The signed-in user, checked against the server's record: a cookie alone is not enough.
+        self._current_user = current_user
         self.model = DataLoader[str, CatalogModel | None](self._load_models)
         self.my_subscription = DataLoader[str, ListedSubscription | None](
             self._load_my_subscriptions
@@ -29,9 +32,10 @@ class Loaders:
     async def _load_my_subscriptions(
         self, model_ids: Sequence[str]
     ) -> list[ListedSubscription | None]:
-        if self._user_id is None:
+        user = await self._current_user()
+        if user is None:
             return [None] * len(model_ids)
         found = await subscriptions.by_model_for_user(
-            resources=self._resources, user_id=self._user_id, model_ids=model_ids
+            resources=self._resources, user_id=user.id, model_ids=model_ids
         )
         return [found.get(m) for m in model_ids]

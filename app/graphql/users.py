@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from app.auth.session import SESSION_COOKIE
 from app.db import models
 from app.graphql.context import Info
 from app.graphql.errors import LitellmUnavailableError, UserNotFoundLitellmError, user_error
@@ -69,7 +70,33 @@ LitellmSyncRetryResult = Annotated[
 
 
 @strawberry.type
+class SignOutEverywhereSuccess:
+    user: UserType
+
+
+SignOutEverywhereResult = Annotated[
+    SignOutEverywhereSuccess, strawberry.union("SignOutEverywhereResult")
+]
+
+
+@strawberry.type
 class UserMutation:
+    @strawberry.mutation(
+        description=(
+            "End every session of the caller, in every browser, this one included; "
+            "copies of the session cookie stop working."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def sign_out_everywhere(self, info: Info) -> SignOutEverywhereResult:
+        signed_in = await info.context.user()
+        resources = info.context.resources
+        await users.end_sessions(resources=resources, user_id=signed_in.id)
+        info.context.response.delete_cookie(SESSION_COOKIE)
+        user = await users.get(resources=resources, user_id=signed_in.id)
+        assert user is not None
+        return SignOutEverywhereSuccess(user=UserType.from_model(user))
+
     @strawberry.mutation(
         description="Retry creating the caller's user in LiteLLM now.",
         permission_classes=[IsAuthenticated],

@@ -46,5 +46,5 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             resources=self.resources,
-            user_id=self.session.user_id(request),
+            session=self.session.session(request),
         )

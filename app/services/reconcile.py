@@ -4,7 +4,10 @@
 - keys still PENDING after the grace period: their LiteLLM key (if any) is deleted, then the row;
 - LiteLLM keys made by the BFF (alias = a key row id, and its metadata says so) without an
   ACTIVE row are deleted;
-- ACTIVE rows whose LiteLLM key is gone are marked revoked.
+- ACTIVE rows whose LiteLLM key is gone are marked revoked;
+- the keys of deactivated users are blocked in LiteLLM, the others' unblocked: a key the BFF
+  made is blocked there exactly while its owner is deactivated (`users.set_active` does it at
+  once; this finishes what an outage interrupted).
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
 """
 
@@ -15,9 +18,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from app.db.models import ApiKey, ApiKeyStatus, utcnow
+from app.db.models import ApiKey, ApiKeyStatus, User, utcnow
 from app.litellm.client import KeyInfo
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.resources import Resources
@@ -35,6 +38,8 @@ class ReconcileReport:
     pending_keys_removed: int = 0
     orphan_litellm_keys_deleted: int = 0
     missing_keys_revoked: int = 0
+    keys_blocked: int = 0
+    keys_unblocked: int = 0
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -73,6 +78,9 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
     litellm_keys = await resources.litellm.key_list()
     async with resources.sessions() as session:
         rows = {k.id: k for k in (await session.exec(select(ApiKey))).all()}
+        inactive = set(
+            (await session.exec(select(User.id).where(col(User.is_active).is_(False)))).all()
+        )
     stale_before = utcnow() - grace
 
     for key in rows.values():
@@ -101,6 +109,8 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         report.orphan_litellm_keys_deleted += 1
         await _audit_repair(resources, "api_key.orphan_deleted", row_id, row)
 
+    await _match_blocking_to_owners(resources, report, litellm_keys, rows, inactive)
+
     live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
     for key in rows.values():
         if (
@@ -110,6 +120,38 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         ):
             await _revoke_missing(resources, key)
             report.missing_keys_revoked += 1
+
+
+async def _match_blocking_to_owners(
+    resources: Resources,
+    report: ReconcileReport,
+    litellm_keys: list[KeyInfo],
+    rows: dict[uuid.UUID, ApiKey],
+    inactive: set[uuid.UUID],
+) -> None:
+    for info in litellm_keys:
+        row_id = _row_id(info)
+        row = rows.get(row_id) if row_id is not None else None
+        if row is None or row.status is not ApiKeyStatus.ACTIVE or info.token is None:
+            continue
+        should_block = row.user_id in inactive
+        if info.deleted or info.blocked == should_block:
+            continue
+        failure = await users.set_key_blocked(
+            resources=resources, token=info.token, blocked=should_block
+        )
+        if failure is not None:
+            if failure.code is FailureCode.LITELLM_UNAVAILABLE:
+                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
+            report.errors.append(f"{'blocking' if should_block else 'unblocking'} {row_id}")
+            continue
+        if should_block:
+            report.keys_blocked += 1
+        else:
+            report.keys_unblocked += 1
+        await _audit_repair(
+            resources, "api_key.blocked" if should_block else "api_key.unblocked", row.id, row
+        )
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:
