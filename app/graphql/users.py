@@ -9,9 +9,15 @@ import strawberry
 from app.auth.session import SESSION_COOKIE
 from app.db import models
 from app.graphql.context import Info
-from app.graphql.errors import LitellmUnavailableError, UserNotFoundLitellmError, user_error
+from app.graphql.errors import (
+    LitellmUnavailableError,
+    NotFoundError,
+    UserNotFoundLitellmError,
+    user_error,
+)
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
+from app.services.failures import not_found
 
 strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
 
@@ -75,7 +81,7 @@ class SignOutEverywhereSuccess:
 
 
 SignOutEverywhereResult = Annotated[
-    SignOutEverywhereSuccess, strawberry.union("SignOutEverywhereResult")
+    SignOutEverywhereSuccess | NotFoundError, strawberry.union("SignOutEverywhereResult")
 ]
 
 
@@ -94,7 +100,9 @@ class UserMutation:
         await users.end_sessions(resources=resources, user_id=signed_in.id)
         info.context.response.delete_cookie(SESSION_COOKIE)
         user = await users.get(resources=resources, user_id=signed_in.id)
-        assert user is not None
+        if user is None:
+            # Deleted since this request was authenticated: no session of it is left anyway.
+            return user_error(not_found("User"))  # type: ignore[return-value]
         return SignOutEverywhereSuccess(user=UserType.from_model(user))
 
     @strawberry.mutation(
