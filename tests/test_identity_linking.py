@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
@@ -37,7 +37,7 @@ def identity(subject: str, email: str, **fields: Any) -> LoginIdentity:
 
 async def _rows(db_engine: AsyncEngine) -> tuple[list[User], list[AuditEvent]]:
     async with AsyncSession(db_engine) as session:
-        found = list((await session.exec(select(User).order_by(User.created_at))).all())
+        found = list((await session.exec(select(User).order_by(col(User.created_at)))).all())
         events = list((await session.exec(select(AuditEvent))).all())
     return found, events
 

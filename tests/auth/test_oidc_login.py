@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
-from app.db.models import User
+from app.db.models import AuditEvent, User
 from app.main import create_app
 from tests import documents
 from tests.auth.conftest import (
@@ -339,3 +339,98 @@ async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncCl
     callback = await client.get("/auth/callback", params={"code": "c", "state": "s"})
 
     assert (login.status_code, callback.status_code) == (404, 404)
+
+
+async def _sign_in(client: httpx.AsyncClient, login: str, query: str = "") -> httpx.Response:
+    callback_url = await sign_in_at_provider(
+        client, f"{PUBLIC_URL}/auth/login{query}", login=login, callback_url=CALLBACK
+    )
+    return await client.get(callback_url)
+
+
+async def test_a_second_subject_with_anothers_email_is_refused_and_changes_nothing(
+    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+) -> None:
+    settings = oidc_settings(database_url, oidc_provider.issuer)
+    # Two browsers; each app is a replica of the service with its own lifespan.
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as owner:
+        await _sign_in(owner, "ada")
+        before = await _me(owner)
+        [ada_before] = await _users(db_engine)
+        async with browser_client({PUBLIC_URL: create_app(settings)}) as attacker:
+            refused = await _sign_in(attacker, "mallory")
+            attacker_me = await _me(attacker)
+        owner_after = await _me(owner)
+
+    assert login_error(refused) == "ACCOUNT_CONFLICT"
+    assert attacker_me is None
+    assert owner_after == before
+    assert isinstance(owner_after, dict)
+    assert owner_after["fullName"] == "Ada Lovelace"
+    [ada_after] = await _users(db_engine)
+    assert ada_after.model_dump() == ada_before.model_dump()
+    async with AsyncSession(db_engine) as session:
+        events = (await session.exec(select(AuditEvent))).all()
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert refusal.details == {
+        "code": "ACCOUNT_CONFLICT",
+        "provider": "oidc",
+        "issuer": oidc_provider.issuer,
+        "subject": "mallory",
+        "email_verified": False,
+        "email_holder_id": str(ada_before.id),
+    }
+
+
+async def test_login_allowed_groups_send_others_back_with_not_allowed(
+    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+) -> None:
+    settings = oidc_settings(
+        database_url, oidc_provider.issuer, login_allowed_groups="litemaas-users"
+    )
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as client:
+        refused = await _sign_in(client, "cy")
+        refused_me = await _me(client)
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as client:
+        allowed = await _sign_in(client, "ada")
+
+    assert login_error(refused) == "NOT_ALLOWED"
+    assert refused_me is None
+    assert allowed.status_code == 302
+    assert [u.username for u in await _users(db_engine)] == ["ada"]
+
+
+async def test_default_landings_are_the_frontend(
+    database_url: str, oidc_provider: OidcTestProvider
+) -> None:
+    frontend = "http://127.0.0.1:4292/portal"
+    app = create_app(oidc_settings(database_url, oidc_provider.issuer, frontend_url=frontend))
+    async with browser_client({PUBLIC_URL: app}) as client:
+        signed_in = await _sign_in(client, "ben")
+        deep_link = await client.get(
+            f"{PUBLIC_URL}/auth/login", params={"redirect": f"{frontend}/keys"}
+        )
+        logout = await client.post(f"{PUBLIC_URL}/auth/logout")
+
+    assert signed_in.headers["location"] == f"{frontend}/"
+    # FRONTEND_URL's origin is an allowed return target without being in FRONTEND_ORIGINS.
+    assert deep_link.status_code == 302
+    target = parse_qs(urlsplit(logout.headers["location"]).query)
+    assert target["post_logout_redirect_uri"] == [f"{frontend}/"]
+
+
+async def test_a_cookie_copied_before_logout_no_longer_signs_in(
+    database_url: str, oidc_provider: OidcTestProvider
+) -> None:
+    app = create_app(oidc_settings(database_url, oidc_provider.issuer))
+    async with browser_client({PUBLIC_URL: app}) as client:
+        await _sign_in(client, "ada")
+        copied = client.cookies[SESSION_COOKIE]
+        signed_in = await _me(client)
+        await client.post(f"{PUBLIC_URL}/auth/logout")
+        client.cookies.clear()
+        client.cookies.set(SESSION_COOKIE, copied)
+        replayed = await _me(client)
+
+    assert isinstance(signed_in, dict)
+    assert replayed is None
