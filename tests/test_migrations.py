@@ -71,9 +71,12 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     assert diff == [], "models changed without a migration: add one in migrations/versions"
 
 
-_OLD_USER_COLUMNS = (
-    "id, username, email, oauth_provider, oauth_subject, roles, is_active, max_budget, "
-    "tpm_limit, rpm_limit, sync_status, sync_attempts, created_at, updated_at"
+# A user row as revision 0001 wrote it.
+_INSERT_0001_USER = text(
+    "INSERT INTO users (id, username, email, oauth_provider, oauth_subject, roles, is_active, "
+    "max_budget, tpm_limit, rpm_limit, sync_status, sync_attempts, created_at, updated_at) "
+    "VALUES (:id, :subject, :email, :provider, :subject, '[\"user\"]', true, 100, 1000, 10, "
+    "'synced', 0, now(), now())"
 )
 
 
@@ -81,11 +84,7 @@ async def _insert_0001_user(engine: AsyncEngine, provider: str, subject: str) ->
     user_id = uuid.uuid4()
     async with engine.begin() as conn:
         await conn.execute(
-            text(
-                f"INSERT INTO users ({_OLD_USER_COLUMNS}) VALUES (:id, :subject, :email, "
-                ":provider, :subject, '[\"user\"]', true, 100, 1000, 10, 'synced', 0, "
-                "now(), now())"
-            ),
+            _INSERT_0001_USER,
             {
                 "id": user_id,
                 "subject": subject,

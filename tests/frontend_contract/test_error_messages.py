@@ -24,9 +24,9 @@ def _schema_error_codes() -> set[str]:
 
 
 def test_every_error_code_has_a_message() -> None:
-    missing = (
-        _schema_error_codes() | TOP_LEVEL_ERROR_CODES | SIGN_IN_ERROR_CODES
-    ) - set(load_error_messages())
+    missing = (_schema_error_codes() | TOP_LEVEL_ERROR_CODES | SIGN_IN_ERROR_CODES) - set(
+        load_error_messages()
+    )
 
     assert not missing, f"add messages for {sorted(missing)} to {ERROR_MESSAGES_FILE.name}"
 
