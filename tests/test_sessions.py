@@ -161,3 +161,26 @@ async def test_ending_sessions_needs_the_current_generation_when_one_is_given(
     async with AsyncSession(db_engine) as session:
         [user] = (await session.exec(select(User))).all()
     assert user.session_generation == 1
+
+
+async def test_the_catalogue_shows_an_ended_sessions_subscriptions_to_nobody(
+    portal: Portal, resources: Resources
+) -> None:
+    await portal.login("ola")
+    await portal.subscribe("m1")
+    copied = portal.client.cookies[SESSION_COOKIE]
+    with counted_statements(resources) as statements:
+        signed_in = (await portal.data(documents.MODELS))["models"]
+
+    await portal.client.post("/auth/logout")
+    portal.client.cookies.clear()
+    portal.client.cookies.set(SESSION_COOKIE, copied)
+    replayed = (await portal.data(documents.MODELS))["models"]
+
+    assert {m["id"]: m["subscription"] is not None for m in signed_in} == {
+        "m1": True,
+        "m2": False,
+    }
+    # The session is checked inside the subscriptions' read: no statement of its own.
+    assert len(statements) == 2, statements
+    assert [m["subscription"] for m in replayed] == [None, None]

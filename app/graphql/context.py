@@ -58,7 +58,7 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.resources, self.current_user)
+        return Loaders(self.resources, self.session)
 
 
 Info = StrawberryInfo[Context, None]
