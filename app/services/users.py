@@ -384,7 +384,7 @@ async def _apply_login(
         return await _refuse(session, SignInRefusal.NOT_ALLOWED, identity, user)
     if user is not None and not user.is_active:
         return await _refuse(session, SignInRefusal.FORBIDDEN, identity, user)
-    holder = await _other_account_with_email(session, identity.email, user)
+    holder = await _other_account_with_email(session, identity, user)
     if holder is not None:
         return await _refuse(
             session, SignInRefusal.ACCOUNT_CONFLICT, identity, user, holder_id=holder
@@ -443,10 +443,18 @@ async def _account_of(session: AsyncSession, identity: LoginIdentity) -> User | 
 
 
 async def _other_account_with_email(
-    session: AsyncSession, email: str, user: User | None
+    session: AsyncSession, identity: LoginIdentity, user: User | None
 ) -> uuid.UUID | None:
     """Another account's id holding this e-mail address (compared without case)."""
-    statement = select(User.id).where(func.lower(col(User.email)) == email.lower())
+    statement = select(User.id).where(
+        func.lower(col(User.email)) == identity.email.lower(),
+        # This identity's own account, committed by a concurrent first sign-in since it was
+        # looked for, is not another account: inserting fails and the retry finds it.
+        or_(
+            col(User.oauth_issuer).is_distinct_from(identity.issuer),
+            col(User.oauth_subject) != identity.subject,
+        ),
+    )
     if user is not None:
         statement = statement.where(col(User.id) != user.id)
     return (await session.exec(statement.limit(1))).first()
