@@ -167,6 +167,9 @@ class Settings(BaseSettings):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("FRONTEND_URL must be an absolute http(s) URL")
+            if parts.query or parts.fragment:
+                # `?loginError=CODE` is appended to it.
+                raise ValueError("FRONTEND_URL must have no query or fragment")
         return url
 
     @field_validator("frontend_origins")

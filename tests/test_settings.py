@@ -130,7 +130,16 @@ def test_frontend_url_is_home_and_its_origin_an_allowed_redirect() -> None:
     ]
 
 
-@pytest.mark.parametrize("url", ["portal.example.com/app", "/app", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "portal.example.com/app",
+        "/app",
+        "javascript:alert(1)",
+        "https://portal.example.com/?tab=1",
+        "https://portal.example.com/#home",
+    ],
+)
 def test_frontend_url_must_be_an_absolute_http_url(url: str) -> None:
     with pytest.raises(ValidationError, match="FRONTEND_URL"):
         make_settings(frontend_url=url)
