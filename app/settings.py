@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Absolute `redirect` targets allowed after login (relative paths always are).
     frontend_origins: Annotated[list[str], NoDecode] = []
     post_logout_redirect_url: str | None = None
+    # Where people land after sign-in and logout, and where refused sign-ins are sent back to
+    # (with `?loginError=CODE`); PUBLIC_URL when unset. Its origin is an allowed `redirect`.
+    frontend_url: str | None = None
+    # SSO groups allowed to sign in; empty lets everyone the identity provider knows in.
+    login_allowed_groups: Annotated[list[str], NoDecode] = []
 
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -134,8 +139,20 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def frontend_home(self) -> str:
+        """The frontend's home page: FRONTEND_URL, else this service's base URL."""
+        return (self.frontend_url or self.base_url).rstrip("/") + "/"
+
+    @property
     def post_logout_url(self) -> str:
-        return self.post_logout_redirect_url or f"{self.base_url}/"
+        return self.post_logout_redirect_url or self.frontend_home
+
+    @property
+    def allowed_redirect_origins(self) -> list[str]:
+        """FRONTEND_ORIGINS and the origin of FRONTEND_URL."""
+        parts = urlsplit(self.frontend_home)
+        own = f"{parts.scheme}://{parts.netloc}".lower()
+        return [*self.frontend_origins, own]
 
     @property
     def async_database_url(self) -> str:
@@ -156,6 +173,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("login_allowed_groups", mode="before")
+    @classmethod
+    def _split_groups(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [group.strip() for group in value.split(",") if group.strip()]
+        return value
+
+    @field_validator("frontend_url")
+    @classmethod
+    def _frontend_url_is_absolute(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("FRONTEND_URL must be an absolute http(s) URL")
+            if parts.query or parts.fragment:
+                # `?loginError=CODE` is appended to it.
+                raise ValueError("FRONTEND_URL must have no query or fragment")
+        return url
 
     @field_validator("frontend_origins")
     @classmethod

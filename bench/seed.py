@@ -99,7 +99,8 @@ def migrate(database_url: str) -> None:
 
 def session_cookie(user_id: uuid.UUID, *, session_secret: str, max_age: int) -> str:
     """The `litemaas_session` value a sign-in would set, signed as Starlette's middleware does."""
-    payload = {"uid": str(user_id), "exp": int(time.time()) + max_age}
+    # A seeded user's sessions have never been ended: generation 0.
+    payload = {"uid": str(user_id), "gen": 0, "exp": int(time.time()) + max_age}
     data = base64.b64encode(json.dumps(payload).encode())
     signed = itsdangerous.TimestampSigner(session_secret).sign(data).decode()
     return f"{SESSION_COOKIE}={signed}"
@@ -179,7 +180,9 @@ def _user(rng: random.Random, username: str, now: datetime) -> dict[str, Any]:
         "email": f"{username}@example.com",
         "full_name": username.title(),
         "oauth_provider": "oidc",
+        "oauth_issuer": "https://sso.example.com",
         "oauth_subject": username,
+        "session_generation": 0,
         "roles": ["user"],
         "is_active": True,
         "max_budget": 100.0,

@@ -31,3 +31,5 @@ MODEL_ACCESS = operation_document("ModelAccessCheck")
 LITELLM_SYNC_RETRY = operation_document("LitellmSyncRetry")
 
 HEALTH = operation_document("HealthDashboard")
+
+SIGN_OUT_EVERYWHERE = operation_document("SignOutEverywhere")

@@ -97,13 +97,64 @@ async def test_a_session_past_its_expiry_is_anonymous(
     user_id = await portal.login()
     # Signed with the right secret and within the cookie's age, but its own expiry has passed.
     secret = settings.session_secret.get_secret_value()
-    expired = {"uid": user_id, "exp": int(time.time()) - 1}
+    expired = {"uid": user_id, "gen": 0, "exp": int(time.time()) - 1}
     client.cookies.set(SESSION_COOKIE, write_session(expired, secret))
     assert await portal.gql(documents.ME) == {"data": {"me": None}}
 
-    fresh = {"uid": user_id, "exp": int(time.time()) + 60}
+    fresh = {"uid": user_id, "gen": 0, "exp": int(time.time()) + 60}
     client.cookies.set(SESSION_COOKIE, write_session(fresh, secret))
     assert (await portal.data(documents.ME))["me"]["id"] == user_id
+
+
+async def test_a_cookie_without_a_session_generation_signs_nobody_in(
+    client: httpx.AsyncClient, portal: Portal, settings: Settings
+) -> None:
+    # As cookies were written before sessions could be ended: the server cannot end them.
+    user_id = await portal.login()
+    secret = settings.session_secret.get_secret_value()
+    old_style = {"uid": user_id, "exp": int(time.time()) + 60}
+    client.cookies.set(SESSION_COOKIE, write_session(old_style, secret))
+
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        # What a cross-site HTML form can send without asking the browser's CORS permission.
+        ('{"username": "victim", "email": "attacker@example.com"}', "text/plain"),
+        ("username=victim&email=attacker%40example.com", "application/x-www-form-urlencoded"),
+        ('{"username": "victim", "email": "attacker@example.com"}', "multipart/form-data"),
+        ('{"username": "victim", "email": "attacker@example.com"}', None),
+    ],
+)
+async def test_dev_login_accepts_json_only_so_a_cross_site_form_signs_nobody_in(
+    client: httpx.AsyncClient,
+    portal: Portal,
+    db_engine: AsyncEngine,
+    content: str,
+    content_type: str | None,
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post("/auth/dev-login", content=content, headers=headers)
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
+    async with AsyncSession(db_engine) as session:
+        assert (await session.exec(select(User))).all() == []
+        assert (await session.exec(select(AuditEvent))).all() == []
+
+
+async def test_dev_login_accepts_json_with_a_charset(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/auth/dev-login",
+        content='{"username": "erin", "email": "erin@example.com"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(

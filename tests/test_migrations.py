@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from app.db import migrate
-from tests.conftest import scratch_postgres_database
+from app.db.models import User
+from app.main import create_app
+from app.services import users
+from app.services.users import DEV_ISSUER
+from tests.conftest import make_settings, scratch_postgres_database, serve
 
 APP_TABLES = {t.name for t in SQLModel.metadata.sorted_tables}
 
@@ -64,3 +69,97 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == [], "models changed without a migration: add one in migrations/versions"
+
+
+# A user row as revision 0001 wrote it.
+_INSERT_0001_USER = text(
+    "INSERT INTO users (id, username, email, oauth_provider, oauth_subject, roles, is_active, "
+    "max_budget, tpm_limit, rpm_limit, sync_status, sync_attempts, created_at, updated_at) "
+    "VALUES (:id, :subject, :email, :provider, :subject, '[\"user\"]', true, 100, 1000, 10, "
+    "'synced', 0, now(), now())"
+)
+
+
+async def _insert_0001_user(engine: AsyncEngine, provider: str, subject: str) -> uuid.UUID:
+    user_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            _INSERT_0001_USER,
+            {
+                "id": user_id,
+                "subject": subject,
+                "email": f"{subject}@example.com",
+                "provider": provider,
+            },
+        )
+    return user_id
+
+
+async def test_0002_keeps_existing_users_and_they_sign_in_again_to_the_same_account() -> None:
+    async with scratch_postgres_database("litemaas_migration_0002") as url:
+        engine = create_async_engine(url)
+        try:
+            await migrate.upgrade(engine, "0001")
+            dev_user = await _insert_0001_user(engine, "dev", "dora")
+            sso_user = await _insert_0001_user(engine, "oidc", "ada")
+
+            await migrate.upgrade(engine)
+            async with engine.connect() as conn:
+                upgraded = (
+                    await conn.execute(
+                        text(
+                            "SELECT id, oauth_issuer, session_generation, email FROM users "
+                            "ORDER BY username"
+                        )
+                    )
+                ).all()
+            app = create_app(make_settings(database_url=url))
+            async with serve(app) as client:
+                dev_again = await client.post(
+                    "/auth/dev-login", json={"username": "dora", "email": "dora@example.com"}
+                )
+                resources = app.state.resources
+                sso_again = await users.sign_in(
+                    resources=resources,
+                    identity=users.LoginIdentity(
+                        provider="oidc",
+                        issuer="https://sso.example.com",
+                        subject="ada",
+                        username="ada",
+                        email="ada@example.com",
+                    ),
+                )
+                # Another issuer's "ada" is someone else: not linked, and the address is taken.
+                impostor = await users.sign_in(
+                    resources=resources,
+                    identity=users.LoginIdentity(
+                        provider="oidc",
+                        issuer="https://other.example.com",
+                        subject="ada",
+                        username="ada",
+                        email="ada@example.com",
+                    ),
+                )
+
+            await migrate.downgrade(engine, "0001")
+            async with engine.connect() as conn:
+                downgraded = (
+                    await conn.execute(text("SELECT id, oauth_subject FROM users ORDER BY 2"))
+                ).all()
+                columns = await conn.run_sync(
+                    lambda sync: {c["name"] for c in inspect(sync).get_columns("users")}
+                )
+        finally:
+            await engine.dispose()
+
+    assert [tuple(row) for row in upgraded] == [
+        (sso_user, None, 0, "ada@example.com"),
+        (dev_user, DEV_ISSUER, 0, "dora@example.com"),
+    ]
+    assert dev_again.status_code == 200
+    assert dev_again.json()["id"] == str(dev_user)
+    assert isinstance(sso_again, User)
+    assert (sso_again.id, sso_again.oauth_issuer) == (sso_user, "https://sso.example.com")
+    assert isinstance(impostor, users.SignInRefused)
+    assert [tuple(row) for row in downgraded] == [(sso_user, "ada"), (dev_user, "dora")]
+    assert {"oauth_issuer", "session_generation"}.isdisjoint(columns)

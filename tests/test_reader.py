@@ -114,12 +114,16 @@ async def readers(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple
 
 # The service's hot statements, with parameters that find rows.
 STATEMENTS: dict[str, tuple[sa.Select[Any], dict[str, Any]]] = {
-    "signed-in user": (users._SIGNED_IN, {"user_id": USER_ID}),
+    "signed-in user": (users._SIGNED_IN, {"user_id": USER_ID, "generation": 0}),
     "key listing": (api_keys._LISTING, {"user_id": USER_ID}),
     "a key's models": (api_keys._KEY_MODELS, {"key_id": KEYS[0]}),
     "access check": (access._KEY_WITH_MODELS, {"digest": f"{0:064x}"}),
     "catalogue": (catalog._CATALOGUE, {}),
     "a user's subscriptions": (subscriptions._OF_USER, {"user_id": USER_ID}),
+    "a session's subscriptions": (
+        subscriptions._OF_SESSION,
+        {"user_id": USER_ID, "generation": 0},
+    ),
 }
 
 

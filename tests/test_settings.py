@@ -97,6 +97,54 @@ def test_frontend_origins_must_be_bare_origins(origin: str) -> None:
         make_settings(frontend_origins=[origin])
 
 
+def test_login_allowed_groups_from_the_environment_are_comma_separated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGIN_ALLOWED_GROUPS", "litemaas-users, litemaas-admins,")
+
+    assert make_settings().login_allowed_groups == ["litemaas-users", "litemaas-admins"]
+    monkeypatch.delenv("LOGIN_ALLOWED_GROUPS")
+    assert make_settings().login_allowed_groups == []  # everyone may sign in
+
+
+def test_the_frontend_defaults_to_the_public_url() -> None:
+    settings = make_settings(public_url="https://litemaas.example.com/")
+
+    assert settings.frontend_home == "https://litemaas.example.com/"
+    assert settings.post_logout_url == "https://litemaas.example.com/"
+    assert settings.allowed_redirect_origins == ["https://litemaas.example.com"]
+
+
+def test_frontend_url_is_home_and_its_origin_an_allowed_redirect() -> None:
+    settings = make_settings(
+        public_url="https://api.example.com",
+        frontend_url="https://Portal.example.com/app",
+        frontend_origins="https://other.example.com",
+    )
+
+    assert settings.frontend_home == "https://Portal.example.com/app/"
+    assert settings.post_logout_url == "https://Portal.example.com/app/"
+    assert settings.allowed_redirect_origins == [
+        "https://other.example.com",
+        "https://portal.example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "portal.example.com/app",
+        "/app",
+        "javascript:alert(1)",
+        "https://portal.example.com/?tab=1",
+        "https://portal.example.com/#home",
+    ],
+)
+def test_frontend_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(ValidationError, match="FRONTEND_URL"):
+        make_settings(frontend_url=url)
+
+
 def test_without_public_url_the_service_is_where_it_listens() -> None:
     settings = make_settings(port=4242)
 

@@ -164,9 +164,11 @@ class OidcProvider:
             # OpenID Connect Core 5.3.2: a userinfo response for someone else must be ignored.
             return LoginRefused(LoginRefusal.INCOMPLETE_IDENTITY, "userinfo is for another subject")
         claims = {**id_claims, **userinfo}
-        return self._login_identity(claims)
+        return self._login_identity(claims, issuer=str(id_claims["iss"]))
 
-    def _login_identity(self, claims: dict[str, Any]) -> LoginIdentity | LoginRefused:
+    def _login_identity(
+        self, claims: dict[str, Any], *, issuer: str
+    ) -> LoginIdentity | LoginRefused:
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             return LoginRefused(LoginRefusal.INCOMPLETE_IDENTITY, "The provider sent no e-mail")
@@ -174,13 +176,17 @@ class OidcProvider:
         if isinstance(groups, str):
             groups = [groups]
         username = claims.get("preferred_username") or email
+        verified = claims.get("email_verified")
         return LoginIdentity(
             provider=self.name,
+            # The ID token's `iss`: authlib checked it equals OIDC_ISSUER.
+            issuer=issuer,
             subject=str(claims["sub"]),
             username=str(username),
             email=email,
             full_name=claims.get("name"),
             groups=tuple(str(g) for g in groups),
+            email_verified=verified if isinstance(verified, bool) else None,
         )
 
     async def end_session_url(self, post_logout_url: str) -> str | None:
@@ -231,6 +237,8 @@ class OpenShiftProvider:
             return LoginRefused(LoginRefusal.INCOMPLETE_IDENTITY, "users/~ has no name or uid")
         return LoginIdentity(
             provider=self.name,
+            # The UID is unique within one cluster, which its API server's address names.
+            issuer=self._api_url,
             subject=uid,
             username=name,
             email=name if "@" in name else f"{name}@{OPENSHIFT_EMAIL_DOMAIN}",

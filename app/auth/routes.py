@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -17,12 +17,15 @@ from starlette.routing import Route
 from app.auth.providers import (
     PROVIDER_UNREACHABLE,
     IdentityProvider,
+    LoginRefusal,
     LoginRefused,
     forget_pending_logins,
 )
-from app.auth.session import sign_in, sign_out
+from app.auth.session import current, sign_in, sign_out
 from app.resources import Resources
 from app.services import users
+from app.services.users import SignInRefusal, SignInRefused
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,17 @@ DEV_PROVIDER = "dev"
 CALLBACK_PATH = "/auth/callback"
 # Where to go once signed in; kept in the session only while a login is pending.
 _RETURN_TO = "login_return_to"
+# A browser sent back from a refused sign-in finds the code under this query parameter.
+LOGIN_ERROR_PARAM = "loginError"
+IDENTITY_PROVIDER_UNAVAILABLE = "IDENTITY_PROVIDER_UNAVAILABLE"
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+# Every code a refused sign-in sends the browser back with.
+LOGIN_ERROR_CODES = frozenset({*LoginRefusal, *SignInRefusal, IDENTITY_PROVIDER_UNAVAILABLE})
+_DEV_LOGIN_STATUS = {
+    SignInRefusal.ACCOUNT_CONFLICT: 409,
+    SignInRefusal.NOT_ALLOWED: 403,
+    SignInRefusal.FORBIDDEN: 403,
+}
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -45,7 +59,10 @@ async def login(request: Request) -> Response:
     if provider is None:
         return _error(404, "NOT_FOUND", "Not found")
     settings = _resources(request).settings
-    return_to = return_target(request.query_params.get("redirect", "/"), settings.frontend_origins)
+    return_to = return_target(
+        request.query_params.get("redirect", settings.frontend_home),
+        settings.allowed_redirect_origins,
+    )
     if return_to is None:
         return _error(
             400,
@@ -55,36 +72,48 @@ async def login(request: Request) -> Response:
     try:
         response = await provider.authorization_redirect(request, settings.base_url + CALLBACK_PATH)
     except PROVIDER_UNREACHABLE as exc:
-        return _provider_unavailable(exc)
+        return _provider_unavailable(exc, settings)
     request.session[_RETURN_TO] = return_to
     return response
 
 
 async def callback(request: Request) -> Response:
-    """Finish the login the provider sends back; sign the user in and return to the frontend."""
+    """Finish the login the provider sends back; sign the user in and return to the frontend.
+
+    A refused sign-in goes back to the frontend too, with `?loginError=CODE`.
+    """
     provider = _identity_provider(request)
     if provider is None:
         return _error(404, "NOT_FOUND", "Not found")
     resources = _resources(request)
-    return_to = request.session.pop(_RETURN_TO, "/")
+    settings = resources.settings
+    return_to = request.session.pop(_RETURN_TO, settings.frontend_home)
     try:
         outcome = await provider.identity(request)
     except PROVIDER_UNREACHABLE as exc:
-        return _provider_unavailable(exc)
+        return _provider_unavailable(exc, settings)
     finally:
         forget_pending_logins(request.session)
     if isinstance(outcome, LoginRefused):
         log.info("login refused: %s (%r)", outcome.reason.value, outcome.detail)
-        return _error(400, outcome.reason.value, outcome.detail)
+        return _back_to_frontend(settings, outcome.reason.value)
     user = await users.sign_in(resources=resources, identity=outcome)
-    if not user.is_active:
-        return _error(403, "FORBIDDEN", "This account is disabled")
-    sign_in(request, user.id, max_age=resources.settings.session_max_age)
+    if isinstance(user, SignInRefused):
+        return _back_to_frontend(settings, user.code.value)
+    sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)
     return RedirectResponse(return_to, status_code=302)
 
 
 async def logout(request: Request) -> Response:
-    """End the session here, then at the provider when it offers an end-session endpoint."""
+    """End the session (for every copy of its cookie), then at the provider if it can."""
+    session = current(request)
+    if session is not None:
+        # Only a current session can end the others: a stale copy of the cookie ends nothing.
+        await users.end_sessions(
+            resources=_resources(request),
+            user_id=session.user_id,
+            generation=session.generation,
+        )
     sign_out(request)
     target = _resources(request).settings.post_logout_url
     provider = _identity_provider(request)
@@ -119,9 +148,20 @@ def _identity_provider(request: Request) -> IdentityProvider | None:
     return provider
 
 
-def _provider_unavailable(exc: Exception) -> Response:
+def _provider_unavailable(exc: Exception, settings: Settings) -> Response:
     log.warning("identity provider unreachable: %s: %s", exc.__class__.__name__, exc)
-    return _error(502, "IDENTITY_PROVIDER_UNAVAILABLE", "The identity provider cannot be reached")
+    return _back_to_frontend(settings, IDENTITY_PROVIDER_UNAVAILABLE)
+
+
+def _back_to_frontend(settings: Settings, code: str) -> Response:
+    """Send a person whose sign-in failed to the frontend, which explains the code."""
+    target = f"{settings.frontend_home}?{urlencode({LOGIN_ERROR_PARAM: code})}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
 
 
 async def dev_login(request: Request) -> Response:
@@ -130,6 +170,10 @@ async def dev_login(request: Request) -> Response:
     settings = resources.settings
     if not settings.dev_login_enabled:
         return _error(404, "NOT_FOUND", "Not found")
+    if not _is_json(request):
+        # A cross-site form can send text/plain or a form body but not JSON without CORS
+        # approval: refusing the rest stops a page from signing a visitor in as someone else.
+        return _error(415, UNSUPPORTED_MEDIA_TYPE, "The body must be application/json")
     try:
         body: Any = await request.json()
     except json.JSONDecodeError:
@@ -139,6 +183,7 @@ async def dev_login(request: Request) -> Response:
         return _error(400, "VALIDATION_FAILED", "; ".join(problems))
     identity = users.LoginIdentity(
         provider=DEV_PROVIDER,
+        issuer=users.DEV_ISSUER,
         subject=body["username"],
         username=body["username"],
         email=body["email"],
@@ -146,7 +191,9 @@ async def dev_login(request: Request) -> Response:
         groups=tuple(body.get("groups", ())),
     )
     user = await users.sign_in(resources=resources, identity=identity)
-    sign_in(request, user.id, max_age=settings.session_max_age)
+    if isinstance(user, SignInRefused):
+        return _error(_DEV_LOGIN_STATUS[user.code], user.code.value, user.message)
+    sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)
     return JSONResponse({"id": str(user.id), "username": user.username, "roles": user.roles})
 
 

@@ -1,4 +1,8 @@
-"""The signed session cookie: it carries the user id and an expiry, nothing else of value."""
+"""The signed session cookie: the user id, their session generation and an expiry.
+
+The generation is compared with the user's row on every request (`users.signed_in`), so the
+server ends sessions by raising it: logout, deactivation, role loss, signing out everywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import time
 import uuid
 from base64 import b64decode
+from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
@@ -17,7 +22,16 @@ from app.settings import Settings
 
 SESSION_COOKIE = "litemaas_session"
 _USER_ID = "uid"
+_GENERATION = "gen"
 _EXPIRES = "exp"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Whose session a cookie is, and which of their session generations it belongs to."""
+
+    user_id: uuid.UUID
+    generation: int
 
 
 def session_middleware(settings: Settings) -> Middleware:
@@ -31,11 +45,17 @@ def session_middleware(settings: Settings) -> Middleware:
     )
 
 
-def sign_in(conn: HTTPConnection, user_id: uuid.UUID, *, max_age: int) -> None:
+def sign_in(conn: HTTPConnection, user_id: uuid.UUID, generation: int, *, max_age: int) -> None:
     """Start a fresh session for the user (anything left from before is dropped)."""
     conn.session.clear()
     conn.session[_USER_ID] = str(user_id)
+    conn.session[_GENERATION] = generation
     conn.session[_EXPIRES] = int(time.time()) + max_age
+
+
+def current(conn: HTTPConnection) -> Session | None:
+    """The session the middleware read from the cookie, if it is a signed-in, unexpired one."""
+    return _session(conn.session)
 
 
 def sign_out(conn: HTTPConnection) -> None:
@@ -53,8 +73,8 @@ class SessionCookie:
         self._signer = TimestampSigner(settings.session_secret.get_secret_value())
         self._max_age = settings.session_max_age
 
-    def user_id(self, conn: HTTPConnection) -> uuid.UUID | None:
-        """The signed-in user's id, or None when anonymous, expired or tampered with."""
+    def session(self, conn: HTTPConnection) -> Session | None:
+        """The signed-in session, or None when anonymous, expired or tampered with."""
         cookie = conn.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
@@ -62,15 +82,23 @@ class SessionCookie:
             session = json.loads(b64decode(self._signer.unsign(cookie, max_age=self._max_age)))
         except (BadSignature, ValueError):
             return None
-        return _user_id(session) if isinstance(session, dict) else None
+        return _session(session) if isinstance(session, dict) else None
 
 
-def _user_id(session: dict[str, Any]) -> uuid.UUID | None:
+def _session(session: dict[str, Any]) -> Session | None:
     raw_id = session.get(_USER_ID)
+    generation = session.get(_GENERATION)
     expires = session.get(_EXPIRES)
-    if not isinstance(raw_id, str) or not isinstance(expires, int) or expires <= time.time():
+    if (
+        not isinstance(raw_id, str)
+        # A cookie from before generations existed has none: it signs nobody in.
+        or not isinstance(generation, int)
+        or isinstance(generation, bool)
+        or not isinstance(expires, int)
+        or expires <= time.time()
+    ):
         return None
     try:
-        return uuid.UUID(raw_id)
+        return Session(uuid.UUID(raw_id), generation)
     except ValueError:
         return None

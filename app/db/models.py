@@ -82,9 +82,11 @@ class ApiKeyStatus(StrEnum):
 
 
 class User(SQLModel, table=True):
+    """A portal account: its identity provider's (issuer, subject), never its e-mail address."""
+
     __tablename__ = "users"
     __table_args__ = (
-        sa.UniqueConstraint("oauth_provider", "oauth_subject", name="uq_users_oauth_identity"),
+        sa.UniqueConstraint("oauth_issuer", "oauth_subject", name="uq_users_issuer_subject"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -93,6 +95,11 @@ class User(SQLModel, table=True):
     full_name: str | None = Field(default=None, max_length=255)
     oauth_provider: str = Field(max_length=64)
     oauth_subject: str = Field(max_length=255)
+    # None only on accounts recorded before issuers were: the first sign-in through their
+    # provider (same provider name and subject) records it.
+    oauth_issuer: str | None = Field(default=None, max_length=512)
+    # Part of every session cookie; raising it ends every session the user has.
+    session_generation: int = 0
     roles: list[str] = Field(default_factory=lambda: ["user"], sa_column=Column(sa.JSON))
     is_active: bool = True
     max_budget: float

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
+from app.auth.session import Session
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
 from app.resources import Resources
@@ -23,7 +24,8 @@ class Context:
     request: Request
     response: Response
     resources: Resources
-    user_id: uuid.UUID | None
+    # The cookie's session: whether it is still current is known once `current_user` has run.
+    session: Session | None
     _user: asyncio.Task[SignedIn | None] | None = field(default=None, init=False)
     _database_state: asyncio.Task[tuple[health.DatabaseHealth, list[safety.Hold]]] | None = field(
         default=None, init=False
@@ -31,12 +33,16 @@ class Context:
 
     async def current_user(self) -> SignedIn | None:
         """The signed-in, active user (loaded once per request), or None."""
-        if self.user_id is None:
+        if self.session is None:
             return None
         # Root fields resolve concurrently: they all wait for the one load.
         if self._user is None:
             self._user = asyncio.create_task(
-                users.signed_in(resources=self.resources, user_id=self.user_id)
+                users.signed_in(
+                    resources=self.resources,
+                    user_id=self.session.user_id,
+                    generation=self.session.generation,
+                )
             )
         return await self._user
 
@@ -69,7 +75,7 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.resources, self.user_id)
+        return Loaders(self.resources, self.session)
 
 
 Info = StrawberryInfo[Context, None]

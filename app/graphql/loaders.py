@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from app.auth.session import Session
 from app.resources import Resources
 from app.services import catalog, subscriptions
 from app.services.catalog import CatalogModel
@@ -14,9 +14,10 @@ from app.services.subscriptions import ListedSubscription
 
 
 class Loaders:
-    def __init__(self, resources: Resources, user_id: uuid.UUID | None) -> None:
+    def __init__(self, resources: Resources, session: Session | None) -> None:
         self._resources = resources
-        self._user_id = user_id
+        # The cookie's session: the subscriptions' read checks it is still current.
+        self._session = session
         self.model = DataLoader[str, CatalogModel | None](self._load_models)
         self.my_subscription = DataLoader[str, ListedSubscription | None](
             self._load_my_subscriptions
@@ -29,9 +30,12 @@ class Loaders:
     async def _load_my_subscriptions(
         self, model_ids: Sequence[str]
     ) -> list[ListedSubscription | None]:
-        if self._user_id is None:
+        if self._session is None:
             return [None] * len(model_ids)
-        found = await subscriptions.by_model_for_user(
-            resources=self._resources, user_id=self._user_id, model_ids=model_ids
+        found = await subscriptions.by_model_for_session(
+            resources=self._resources,
+            user_id=self._session.user_id,
+            generation=self._session.generation,
+            model_ids=model_ids,
         )
         return [found.get(m) for m in model_ids]

@@ -6,11 +6,18 @@ from typing import Annotated
 
 import strawberry
 
+from app.auth.session import SESSION_COOKIE
 from app.db import models
 from app.graphql.context import Info
-from app.graphql.errors import LitellmUnavailableError, UserNotFoundLitellmError, user_error
+from app.graphql.errors import (
+    LitellmUnavailableError,
+    NotFoundError,
+    UserNotFoundLitellmError,
+    user_error,
+)
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
+from app.services.failures import not_found
 
 strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
 
@@ -69,7 +76,35 @@ LitellmSyncRetryResult = Annotated[
 
 
 @strawberry.type
+class SignOutEverywhereSuccess:
+    user: UserType
+
+
+SignOutEverywhereResult = Annotated[
+    SignOutEverywhereSuccess | NotFoundError, strawberry.union("SignOutEverywhereResult")
+]
+
+
+@strawberry.type
 class UserMutation:
+    @strawberry.mutation(
+        description=(
+            "End every session of the caller, in every browser, this one included; "
+            "copies of the session cookie stop working."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def sign_out_everywhere(self, info: Info) -> SignOutEverywhereResult:
+        signed_in = await info.context.user()
+        resources = info.context.resources
+        await users.end_sessions(resources=resources, user_id=signed_in.id)
+        info.context.response.delete_cookie(SESSION_COOKIE)
+        user = await users.get(resources=resources, user_id=signed_in.id)
+        if user is None:
+            # Deleted since this request was authenticated: no session of it is left anyway.
+            return user_error(not_found("User"))  # type: ignore[return-value]
+        return SignOutEverywhereSuccess(user=UserType.from_model(user))
+
     @strawberry.mutation(
         description="Retry creating the caller's user in LiteLLM now.",
         permission_classes=[IsAuthenticated],

@@ -94,7 +94,9 @@ class GraphQLView:
             )
             if query is None:
                 raise RequestRefused(400, "The request has no GraphQL document (`query`).")
-            result = await self._execute(request, query, params)
+            # Resolvers may set cookies on it (signing out ends the session cookie).
+            resolver_response = Response()
+            result = await self._execute(request, resolver_response, query, params)
         except RequestRefused as refused:
             return _answer(
                 {"errors": [_error(refused.message, BAD_REQUEST)]},
@@ -108,10 +110,14 @@ class GraphQLView:
             return _request_error([_error(refused.message, refused.code)], media_type)
         if _never_executed(result):
             return _request_error([_coded(e, result) for e in result.errors or []], media_type)
-        return _answer(process_result(result), media_type, 200)
+        answer = _answer(process_result(result), media_type, 200)
+        answer.raw_headers.extend(
+            (name, value) for name, value in resolver_response.raw_headers if name == b"set-cookie"
+        )
+        return answer
 
     async def _execute(
-        self, request: Request, query: str, params: dict[str, Any]
+        self, request: Request, response: Response, query: str, params: dict[str, Any]
     ) -> ExecutionResult:
         # GET changes nothing: a link or a cross-site page cannot run a mutation.
         allowed = {OperationType.QUERY}
@@ -119,9 +125,9 @@ class GraphQLView:
             allowed.add(OperationType.MUTATION)
         context = Context(
             request=request,
-            response=Response(),
+            response=response,
             resources=self.resources,
-            user_id=self.session.user_id(request),
+            session=self.session.session(request),
         )
         try:
             return await self.schema.execute(

@@ -60,6 +60,7 @@ class KeyInfo:
     expires: datetime | None
     deleted: bool
     metadata: dict[str, Any] = field(default_factory=dict)
+    blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,24 @@ class LiteLLMClient:
     async def key_delete(self, *, keys: Sequence[str]) -> None:
         """Delete keys (secrets or tokens); LiteLLMNotFound when none of them exists."""
         await self._request("POST", "/key/delete", json={"keys": list(keys)})
+
+    async def key_block(self, key: str) -> None:
+        """Block a key (secret or token): LiteLLM refuses its calls. LiteLLMNotFound."""
+        await self._key_blocking("/key/block", key)
+
+    async def key_unblock(self, key: str) -> None:
+        """Let a blocked key (secret or token) call again. LiteLLMNotFound."""
+        await self._key_blocking("/key/unblock", key)
+
+    async def _key_blocking(self, path: str, key: str) -> None:
+        # Both are idempotent: blocking a blocked key answers 200 as the first time did.
+        try:
+            await self._request("POST", path, json={"key": key})
+        except LiteLLMRejected as exc:
+            # 1.80.7 answers an unknown key with 401 "... not found in db"; 1.108.7 with 404.
+            if exc.status == 401 and "not found in db" in (exc.detail or ""):
+                raise LiteLLMNotFound(str(exc), status=exc.status, detail=exc.detail) from exc
+            raise
 
     async def key_info(self, key: str) -> KeyInfo:
         """A key by secret or token; LiteLLMNotFound when unknown."""
@@ -333,6 +352,7 @@ def _key_info(row: dict[str, Any], *, token: str | None) -> KeyInfo:
         expires=_datetime(row.get("expires")),
         deleted=row.get("status") == "deleted" or row.get("deleted_at") is not None,
         metadata=dict(row.get("metadata") or {}),
+        blocked=row.get("blocked") is True,
     )
 
 

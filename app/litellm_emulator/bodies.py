@@ -80,6 +80,12 @@ class KeyUpdate(_Body):
     metadata: dict[str, Any] | None = None
 
 
+class KeyBlock(_Body):
+    """/key/block and /key/unblock."""
+
+    key: str
+
+
 class KeyDelete(_Body):
     keys: list[str] | None = None
     key_aliases: list[str] | None = None

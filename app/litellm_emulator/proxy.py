@@ -32,6 +32,7 @@ from app.litellm_emulator.store import ProxyStore, expiry
 # LiteLLM lists every model as created at this instant, owned by "openai".
 MODEL_CREATED = 1677610602
 INVALID_KEY = "Authentication Error, Invalid API key provided."
+BLOCKED_KEY = "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin."
 KEY_LIST_PAGE_SIZE = 10
 
 
@@ -77,6 +78,8 @@ def authenticate(request: Request) -> Caller | Response:
     key = store_of(request).key(secret)
     if key is None:
         return litellm_error(401, INVALID_KEY, "token_not_found_in_db", "key")
+    if key.blocked:
+        return litellm_error(401, BLOCKED_KEY, "auth_error", PARAM_NONE)
     at = now()
     if key.expired(at):
         return litellm_error(
@@ -362,6 +365,30 @@ async def key_delete(request: Request) -> Response:
     return JSONResponse({"deleted_keys": body.keys or body.key_aliases})
 
 
+async def key_block(request: Request) -> Response:
+    return await _set_blocked(request, blocked=True)
+
+
+async def key_unblock(request: Request) -> Response:
+    return await _set_blocked(request, blocked=False)
+
+
+async def _set_blocked(request: Request, *, blocked: bool) -> Response:
+    caller = admin_caller(request)
+    if not isinstance(caller, Caller):
+        return caller
+    body = await bodies.read_body(request, bodies.KeyBlock)
+    if isinstance(body, Response):
+        return body
+    store = store_of(request)
+    key = store.key(body.key)
+    if key is None:
+        return litellm_error(404, "Key not found.", "not_found_error", "key")
+    updated = replace(key, blocked=blocked, updated_at=now())
+    store.keys[key.token] = updated
+    return JSONResponse(_listed(updated))
+
+
 async def key_info(request: Request) -> Response:
     caller = authenticate(request)
     if not isinstance(caller, Caller):
@@ -580,6 +607,8 @@ routes = [
     Route("/key/generate", key_generate, methods=["POST"]),
     Route("/key/update", key_update, methods=["POST"]),
     Route("/key/delete", key_delete, methods=["POST"]),
+    Route("/key/block", key_block, methods=["POST"]),
+    Route("/key/unblock", key_unblock, methods=["POST"]),
     Route("/key/info", key_info, methods=["GET"]),
     Route("/key/list", key_list, methods=["GET"]),
     Route("/model/info", model_info, methods=["GET"]),

@@ -109,6 +109,8 @@ class VirtualKey:
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
     settings_updated_at: datetime | None = None
+    # None until the key is first blocked or unblocked, as LiteLLM shows it.
+    blocked: bool | None = None
 
     def allows(self, model: str) -> bool:
         """An empty `models` list lets the key call every model, as in LiteLLM."""
@@ -134,7 +136,7 @@ class VirtualKey:
             "permissions": {},
             "max_parallel_requests": None,
             "metadata": dict(self.metadata),
-            "blocked": None,
+            "blocked": self.blocked,
             "tpm_limit": self.tpm_limit,
             "rpm_limit": self.rpm_limit,
             "max_budget": self.max_budget,

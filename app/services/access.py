@@ -22,9 +22,21 @@ log = logging.getLogger(__name__)
 
 _keys = SQLModel.metadata.tables["api_keys"]
 _links = SQLModel.metadata.tables["api_key_models"]
+_users = SQLModel.metadata.tables["users"]
+# The owner's account is part of the one statement: a deactivated user's keys stop at once.
 _KEY_WITH_MODELS = (
-    sa.select(_keys.c.id, as_text(_keys.c.status), _keys.c.expires_at, _links.c.model_id)
-    .select_from(_keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id))
+    sa.select(
+        _keys.c.id,
+        as_text(_keys.c.status),
+        _keys.c.expires_at,
+        _users.c.is_active,
+        _links.c.model_id,
+    )
+    .select_from(
+        _keys.join(_users, _users.c.id == _keys.c.user_id).outerjoin(
+            _links, _links.c.api_key_id == _keys.c.id
+        )
+    )
     .where(_keys.c.secret_sha256 == sa.bindparam("digest"))
 )
 
@@ -43,7 +55,7 @@ async def check_model_access(
     """Whether the key may call the model.
 
     Failures: VALIDATION_FAILED (`model` is no model id), INVALID_API_KEY (missing, unknown,
-    revoked or expired key), MODEL_ACCESS_DENIED.
+    revoked or expired key, or its owner deactivated), MODEL_ACCESS_DENIED.
     """
     # Before anything is looked up, logged or audited.
     invalid = inputs.check_text(model_id, field="model", what="A model id")
@@ -58,11 +70,11 @@ async def check_model_access(
     if not rows:
         counters.access_invalid_key += 1
         return _invalid_key()
-    key_id, status, expires_at, _ = rows[0]
-    if not _usable(status, expires_at):
+    key_id, status, expires_at, owner_active, _ = rows[0]
+    if not owner_active or not _usable(status, expires_at):
         counters.access_invalid_key += 1
         return _invalid_key()
-    allowed = tuple(sorted(row[3] for row in rows if row[3] is not None))
+    allowed = tuple(sorted(row[4] for row in rows if row[4] is not None))
     if model_id in allowed:
         counters.access_granted += 1
         return AccessGranted(model_id, allowed)

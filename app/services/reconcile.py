@@ -4,10 +4,14 @@
 - keys still PENDING after the grace period: their LiteLLM key (if any) is deleted, then the row;
 - LiteLLM keys made by the BFF (alias = a key row id, and its metadata says so) without an
   ACTIVE row are deleted;
-- ACTIVE rows whose LiteLLM key is gone are marked revoked.
+- ACTIVE rows whose LiteLLM key is gone are marked revoked;
+- the keys of deactivated users are blocked in LiteLLM, the others' unblocked: a key the BFF
+  made is blocked there exactly while its owner is deactivated (`users.set_active` does it at
+  once; this finishes what an outage interrupted).
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
-Deleting orphans and revoking missing keys go through the safety valve (`app.services.safety`):
-an empty or wrong LiteLLM, or a wrong database, makes them hold rather than wipe everything.
+Deleting orphans, revoking missing keys and unblocking keys go through the safety
+valve (`app.services.safety`): an empty or wrong LiteLLM, or a wrong database, makes them hold
+rather than change everything.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from app.db.models import ApiKey, ApiKeyStatus, utcnow
+from app.db.models import ApiKey, ApiKeyStatus, User, utcnow
 from app.litellm.client import KeyInfo
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.resources import Resources
@@ -39,6 +43,8 @@ class ReconcileReport:
     orphan_litellm_keys_deleted: int = 0
     missing_keys_revoked: int = 0
     held: list[safety.HoldKind] = field(default_factory=list)
+    keys_blocked: int = 0
+    keys_unblocked: int = 0
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -77,6 +83,9 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
     litellm_keys = await resources.litellm.key_list()
     async with resources.sessions() as session:
         rows = {k.id: k for k in (await session.exec(select(ApiKey))).all()}
+        inactive = set(
+            (await session.exec(select(User.id).where(col(User.is_active).is_(False)))).all()
+        )
     stale_before = utcnow() - grace
 
     for key in rows.values():
@@ -117,6 +126,8 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         report.orphan_litellm_keys_deleted += 1
         await _audit_repair(resources, "api_key.orphan_deleted", row_id, row)
 
+    await _match_blocking_to_owners(resources, report, litellm_keys, rows, inactive)
+
     live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
     active = [key for key in rows.values() if key.status is ApiKeyStatus.ACTIVE]
     missing = {
@@ -148,6 +159,63 @@ async def _permitted(
     if len(allowed) < len(proposed):
         report.held.append(kind)
     return {uuid.UUID(i) for i in allowed}
+
+
+async def _match_blocking_to_owners(
+    resources: Resources,
+    report: ReconcileReport,
+    litellm_keys: list[KeyInfo],
+    rows: dict[uuid.UUID, ApiKey],
+    inactive: set[uuid.UUID],
+) -> None:
+    # Active keys this service made, by row id: token, and whether LiteLLM has it blocked.
+    live = {
+        row.id: (info.token, info.blocked)
+        for info in litellm_keys
+        if (row_id := _row_id(info)) is not None
+        and (row := rows.get(row_id)) is not None
+        and row.status is ApiKeyStatus.ACTIVE
+        and info.token is not None
+        and not info.deleted
+    }
+
+    def changes(*, blocked: bool) -> dict[uuid.UUID, str]:
+        return {
+            row_id: token
+            for row_id, (token, is_blocked) in live.items()
+            if is_blocked != blocked and (rows[row_id].user_id in inactive) == blocked
+        }
+
+    # Blocking closes access its owner has lost: never held. Unblocking many at once (keys an
+    # operator blocked by hand in LiteLLM during an incident) waits for an admin.
+    to_block = changes(blocked=True)
+    for row_id, token in to_block.items():
+        await _set_blocked(resources, report, rows[row_id], token, blocked=True)
+    to_unblock = changes(blocked=False)
+    allowed = await _permitted(
+        resources, report, safety.HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live)
+    )
+    for row_id, token in to_unblock.items():
+        if row_id in allowed:
+            await _set_blocked(resources, report, rows[row_id], token, blocked=False)
+
+
+async def _set_blocked(
+    resources: Resources, report: ReconcileReport, row: ApiKey, token: str, *, blocked: bool
+) -> None:
+    failure = await users.set_key_blocked(resources=resources, token=token, blocked=blocked)
+    if failure is not None:
+        if failure.code is FailureCode.LITELLM_UNAVAILABLE:
+            raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
+        report.errors.append(f"{'blocking' if blocked else 'unblocking'} {row.id}")
+        return
+    if blocked:
+        report.keys_blocked += 1
+    else:
+        report.keys_unblocked += 1
+    await _audit_repair(
+        resources, "api_key.blocked" if blocked else "api_key.unblocked", row.id, row
+    )
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:

@@ -36,12 +36,14 @@ class HoldKind(StrEnum):
     REVOKE_MISSING_KEYS = "revoke_missing_keys"  # active keys LiteLLM no longer lists
     DELETE_ORPHAN_KEYS = "delete_orphan_keys"  # LiteLLM keys made here without a live row
     RETIRE_MODELS = "retire_models"  # models LiteLLM's /model/info no longer lists
+    UNBLOCK_KEYS = "unblock_keys"  # keys of active users that LiteLLM blocks
 
 
 _WHAT = {
     HoldKind.REVOKE_MISSING_KEYS: "revoke {n} of {total} active API keys missing in LiteLLM",
     HoldKind.DELETE_ORPHAN_KEYS: "delete {n} of {total} LiteLLM keys that have no active key here",
     HoldKind.RETIRE_MODELS: "mark {n} of {total} available models unavailable",
+    HoldKind.UNBLOCK_KEYS: "unblock {n} of {total} active LiteLLM keys blocked in LiteLLM",
 }
 
 

@@ -23,7 +23,7 @@ from app.db.models import (
     SubscriptionStatus,
     utcnow,
 )
-from app.db.reader import as_text
+from app.db.reader import Row, as_text
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.resources import Resources
 from app.services import api_keys, audit, inputs, users
@@ -46,45 +46,54 @@ class ListedSubscription:
 
 
 _subscriptions = SQLModel.metadata.tables["subscriptions"]
-_OF_USER = (
-    sa.select(
-        _subscriptions.c.id,
-        _subscriptions.c.model_id,
-        as_text(_subscriptions.c.status),
-        _subscriptions.c.created_at,
-        _subscriptions.c.updated_at,
-        _subscriptions.c.cancelled_at,
-    )
-    .where(_subscriptions.c.user_id == sa.bindparam("user_id"))
-    .order_by(_subscriptions.c.created_at.desc())
+_users = SQLModel.metadata.tables["users"]
+_LISTED = sa.select(
+    _subscriptions.c.id,
+    _subscriptions.c.model_id,
+    as_text(_subscriptions.c.status),
+    _subscriptions.c.created_at,
+    _subscriptions.c.updated_at,
+    _subscriptions.c.cancelled_at,
+).order_by(_subscriptions.c.created_at.desc())
+_OF_USER = _LISTED.where(_subscriptions.c.user_id == sa.bindparam("user_id"))
+# The same, only while the session is current (its user active, its generation not ended):
+# a public page that shows the caller's subscriptions checks the session in this statement.
+_OF_SESSION = _LISTED.join_from(
+    _subscriptions, _users, _users.c.id == _subscriptions.c.user_id
+).where(
+    _subscriptions.c.user_id == sa.bindparam("user_id"),
+    _users.c.session_generation == sa.bindparam("generation"),
+    _users.c.is_active,
 )
+
+
+def _listed(row: Row) -> ListedSubscription:
+    return ListedSubscription(
+        id=row[0],
+        model_id=row[1],
+        status=SubscriptionStatus(row[2]),
+        created_at=row[3],
+        updated_at=row[4],
+        cancelled_at=row[5],
+    )
 
 
 async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ListedSubscription]:
     """The user's subscriptions, newest first."""
-    return [
-        ListedSubscription(
-            id=row[0],
-            model_id=row[1],
-            status=SubscriptionStatus(row[2]),
-            created_at=row[3],
-            updated_at=row[4],
-            cancelled_at=row[5],
-        )
-        for row in await resources.reader.all(_OF_USER, {"user_id": user_id})
-    ]
+    return [_listed(row) for row in await resources.reader.all(_OF_USER, {"user_id": user_id})]
 
 
-async def by_model_for_user(
-    *, resources: Resources, user_id: uuid.UUID, model_ids: Sequence[str]
+async def by_model_for_session(
+    *, resources: Resources, user_id: uuid.UUID, generation: int, model_ids: Sequence[str]
 ) -> dict[str, ListedSubscription]:
-    """The user's subscription to each of these models, where there is one.
+    """The session user's subscription to each of these models, where there is one; none at
+    all when the session has ended or the user is deactivated.
 
     One subscription per model at most, so a user has few: one statement reads them all.
     """
     wanted = set(model_ids)
-    found = await list_for_user(resources=resources, user_id=user_id)
-    return {s.model_id: s for s in found if s.model_id in wanted}
+    rows = await resources.reader.all(_OF_SESSION, {"user_id": user_id, "generation": generation})
+    return {s.model_id: s for s in map(_listed, rows) if s.model_id in wanted}
 
 
 async def create(

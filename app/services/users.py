@@ -7,42 +7,89 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel, col, or_, select
+from sqlmodel import SQLModel, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db.models import SyncStatus, User, utcnow
+from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
 from app.db.reader import as_text
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
 from app.services import audit
-from app.services.failures import Failure, FailureCode, litellm_unavailable
+from app.services.failures import (
+    Failure,
+    FailureCode,
+    from_litellm_error,
+    litellm_unavailable,
+    not_found,
+)
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 BASE_ROLE = "user"
 MAX_USERS_PAGE = 500
+# The issuer of development logins (migration 0002 writes the same value on older rows).
+DEV_ISSUER = "urn:litemaas:dev-login"
 
 
 @dataclass(frozen=True, slots=True)
 class LoginIdentity:
-    """Who the identity provider says signed in."""
+    """Who the identity provider says signed in: the account is (issuer, subject).
+
+    The e-mail address is a contact address only, verified or not: it never finds, links or
+    takes over an account. `email_verified` is recorded in the sign-in's audit row.
+    """
 
     provider: str
+    issuer: str
     subject: str
     username: str
     email: str
     full_name: str | None = None
     groups: tuple[str, ...] = field(default_factory=tuple)
+    email_verified: bool | None = None
+
+
+class SignInRefusal(StrEnum):
+    """Why a sign-in the provider vouched for did not sign anyone in."""
+
+    # The e-mail address belongs to another account.
+    ACCOUNT_CONFLICT = "ACCOUNT_CONFLICT"
+    # None of the person's groups is in LOGIN_ALLOWED_GROUPS.
+    NOT_ALLOWED = "NOT_ALLOWED"
+    # The account has been deactivated.
+    FORBIDDEN = "FORBIDDEN"
+
+
+@dataclass(frozen=True, slots=True)
+class SignInRefused:
+    code: SignInRefusal
+    message: str
+
+
+_REFUSAL_MESSAGES = {
+    SignInRefusal.ACCOUNT_CONFLICT: (
+        "This e-mail address belongs to another account. Ask a LiteMaaS administrator."
+    ),
+    SignInRefusal.NOT_ALLOWED: "You are not in a group allowed to use LiteMaaS.",
+    SignInRefusal.FORBIDDEN: "This account is disabled.",
+}
 
 
 def roles_from_groups(groups: Iterable[str], role_groups: Mapping[str, str]) -> list[str]:
     """Portal roles for a set of SSO groups; `user` is always one of them."""
     roles = {BASE_ROLE} | {role_groups[g] for g in groups if g in role_groups}
     return sorted(roles)
+
+
+def may_sign_in(groups: Iterable[str], allowed_groups: Iterable[str]) -> bool:
+    """LOGIN_ALLOWED_GROUPS: empty lets everyone in, else one of the groups must be in it."""
+    allowed = set(allowed_groups)
+    return not allowed or not allowed.isdisjoint(groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +101,117 @@ class SignedIn:
 
 
 _users = SQLModel.metadata.tables["users"]
+# The session's generation is compared here, in the one read a signed-in request makes, so
+# ending sessions costs the hot path nothing.
 _SIGNED_IN = sa.select(_users.c.id, as_text(_users.c.roles)).where(
-    _users.c.id == sa.bindparam("user_id"), _users.c.is_active
+    _users.c.id == sa.bindparam("user_id"),
+    _users.c.session_generation == sa.bindparam("generation"),
+    _users.c.is_active,
 )
 
 
-async def signed_in(*, resources: Resources, user_id: uuid.UUID) -> SignedIn | None:
-    """The session's user if still active (None otherwise); read on every signed-in request."""
-    rows = await resources.reader.all(_SIGNED_IN, {"user_id": user_id})
+async def signed_in(
+    *, resources: Resources, user_id: uuid.UUID, generation: int
+) -> SignedIn | None:
+    """The session's user if still active and the session not ended; read on every request."""
+    rows = await resources.reader.all(_SIGNED_IN, {"user_id": user_id, "generation": generation})
     if not rows:
         return None
     found_id, roles = rows[0]
     return SignedIn(found_id, tuple(orjson.loads(roles)))
+
+
+async def end_sessions(
+    *, resources: Resources, user_id: uuid.UUID, generation: int | None = None
+) -> bool:
+    """End every session of the user; with `generation`, only if that one is still current.
+
+    Returns whether sessions were ended.
+    """
+    async with resources.sessions() as session:
+        ended = await _end_sessions(session, user_id, generation)
+        await session.commit()
+    return ended
+
+
+async def _end_sessions(session: AsyncSession, user_id: uuid.UUID, generation: int | None) -> bool:
+    statement = (
+        sa.update(_users)
+        .where(_users.c.id == user_id)
+        .values(session_generation=_users.c.session_generation + 1, updated_at=utcnow())
+    )
+    if generation is not None:
+        statement = statement.where(_users.c.session_generation == generation)
+    result = await session.exec(statement)
+    return bool(result.rowcount)
+
+
+async def set_active(
+    *, resources: Resources, user_id: uuid.UUID, active: bool, actor_id: uuid.UUID | None
+) -> Failure | None:
+    """Deactivate (or reactivate) a user, and block (or unblock) their keys in LiteLLM.
+
+    The local change comes first and holds whatever LiteLLM does: deactivation ends the user's
+    sessions and /authz and `modelAccess` refuse their keys at once. When LiteLLM cannot be
+    told, LITELLM_UNAVAILABLE is returned and the reconciler blocks or unblocks the keys once
+    it answers again (a key the portal made is blocked in LiteLLM exactly while its owner is
+    deactivated). Failures: NOT_FOUND, LITELLM_UNAVAILABLE, VALIDATION_FAILED.
+    """
+    async with resources.sessions() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return not_found("User")
+        user.is_active = active
+        user.updated_at = utcnow()
+        if not active:
+            user.session_generation += 1
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="user.activate" if active else "user.deactivate",
+            resource_type="user",
+            resource_id=str(user_id),
+        )
+        tokens = (
+            await session.exec(
+                select(ApiKey.secret_sha256).where(
+                    col(ApiKey.user_id) == user_id,
+                    col(ApiKey.status) == ApiKeyStatus.ACTIVE,
+                    col(ApiKey.secret_sha256).is_not(None),
+                )
+            )
+        ).all()
+        await session.commit()
+    for token in tokens:
+        assert token is not None
+        failure = await set_key_blocked(resources=resources, token=token, blocked=not active)
+        if failure is not None:
+            return failure
+    return None
+
+
+async def set_key_blocked(*, resources: Resources, token: str, blocked: bool) -> Failure | None:
+    """Block or unblock one key in LiteLLM; a key LiteLLM no longer has needs neither."""
+    litellm = resources.litellm
+    try:
+        await (litellm.key_block(token) if blocked else litellm.key_unblock(token))
+    except LiteLLMNotFound:
+        return None
+    except LiteLLMUnavailable as exc:
+        log.warning("LiteLLM unavailable while %s a key: %s", _blocking(blocked), exc)
+        return Failure(
+            FailureCode.LITELLM_UNAVAILABLE,
+            "The account was changed here; LiteLLM is unavailable, so its keys will be "
+            f"{'blocked' if blocked else 'unblocked'} there as soon as it answers again.",
+        )
+    except LiteLLMError as exc:
+        log.warning("LiteLLM refused %s a key: %s (%s)", _blocking(blocked), exc, exc.detail)
+        return from_litellm_error(exc, action="block the key" if blocked else "unblock the key")
+    return None
+
+
+def _blocking(blocked: bool) -> str:
+    return "blocking" if blocked else "unblocking"
 
 
 async def get(*, resources: Resources, user_id: uuid.UUID) -> User | None:
@@ -83,12 +229,17 @@ async def list_by_username(*, resources: Resources, limit: int) -> list[User]:
         return list(found.all())
 
 
-async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User:
-    """Record a sign-in and sync the user to LiteLLM; a LiteLLM failure never blocks it."""
+async def sign_in(*, resources: Resources, identity: LoginIdentity) -> User | SignInRefused:
+    """Record a sign-in and sync the user to LiteLLM; a LiteLLM failure never blocks it.
+
+    Refusals: ACCOUNT_CONFLICT, NOT_ALLOWED, FORBIDDEN (deactivated); each is audited.
+    """
     async with resources.sessions() as session:
         user = await _upsert_from_login(
             session=session, settings=resources.settings, identity=identity
         )
+    if isinstance(user, SignInRefused):
+        return user
     await ensure_litellm_user(resources=resources, user_id=user.id)
     refreshed = await get(resources=resources, user_id=user.id)
     assert refreshed is not None
@@ -212,8 +363,8 @@ def _record_sync(user: User, settings: Settings, reason: str | None) -> None:
 
 async def _upsert_from_login(
     *, session: AsyncSession, settings: Settings, identity: LoginIdentity
-) -> User:
-    """Find the user by (provider, subject), else by e-mail; create or update; commit."""
+) -> User | SignInRefused:
+    """Find the account by (issuer, subject); create or update it, or refuse; commit."""
     try:
         return await _apply_login(session=session, settings=settings, identity=identity)
     except IntegrityError:
@@ -224,43 +375,42 @@ async def _upsert_from_login(
 
 async def _apply_login(
     *, session: AsyncSession, settings: Settings, identity: LoginIdentity
-) -> User:
-    matches = (
-        await session.exec(
-            select(User).where(
-                or_(
-                    (col(User.oauth_provider) == identity.provider)
-                    & (col(User.oauth_subject) == identity.subject),
-                    col(User.email) == identity.email,
-                )
-            )
+) -> User | SignInRefused:
+    user = await _account_of(session, identity)
+    if not may_sign_in(identity.groups, settings.login_allowed_groups):
+        if user is not None:
+            # Access lost with the groups: the sessions it opened end too.
+            await _end_sessions(session, user.id, None)
+        return await _refuse(session, SignInRefusal.NOT_ALLOWED, identity, user)
+    if user is not None and not user.is_active:
+        return await _refuse(session, SignInRefusal.FORBIDDEN, identity, user)
+    holder = await _other_account_with_email(session, identity, user)
+    if holder is not None:
+        return await _refuse(
+            session, SignInRefusal.ACCOUNT_CONFLICT, identity, user, holder_id=holder
         )
-    ).all()
-    same_identity = [
-        u
-        for u in matches
-        if (u.oauth_provider, u.oauth_subject) == (identity.provider, identity.subject)
-    ]
-    candidates = same_identity or list(matches)
-    user = candidates[0] if candidates else None
     now = utcnow()
     if user is None:
         user = User(
             username=identity.username,
             email=identity.email,
             oauth_provider=identity.provider,
+            oauth_issuer=identity.issuer,
             oauth_subject=identity.subject,
             max_budget=settings.default_user_max_budget,
             tpm_limit=settings.default_user_tpm_limit,
             rpm_limit=settings.default_user_rpm_limit,
         )
         session.add(user)
+    roles = roles_from_groups(identity.groups, settings.role_groups)
+    if not set(roles) >= set(user.roles or ()):
+        # A role was lost: sessions opened with it end now (a new one starts after this).
+        user.session_generation += 1
     user.username = identity.username
     user.email = identity.email
     user.full_name = identity.full_name or user.full_name
-    user.oauth_provider = identity.provider
-    user.oauth_subject = identity.subject
-    user.roles = roles_from_groups(identity.groups, settings.role_groups)
+    user.oauth_issuer = identity.issuer
+    user.roles = roles
     user.last_login_at = now
     user.updated_at = now
     await session.flush()
@@ -270,7 +420,80 @@ async def _apply_login(
         action="user.login",
         resource_type="user",
         resource_id=str(user.id),
-        details={"provider": identity.provider},
+        details=_identity_details(identity),
     )
     await session.commit()
     return user
+
+
+async def _account_of(session: AsyncSession, identity: LoginIdentity) -> User | None:
+    """The account of (issuer, subject); else one recorded before issuers were, by the same
+    provider with the same subject (it is claimed for this issuer)."""
+    found = await session.exec(
+        select(User).where(
+            col(User.oauth_subject) == identity.subject,
+            or_(
+                col(User.oauth_issuer) == identity.issuer,
+                col(User.oauth_issuer).is_(None) & (col(User.oauth_provider) == identity.provider),
+            ),
+        )
+    )
+    accounts = sorted(found.all(), key=lambda u: u.oauth_issuer is None)
+    return accounts[0] if accounts else None
+
+
+async def _other_account_with_email(
+    session: AsyncSession, identity: LoginIdentity, user: User | None
+) -> uuid.UUID | None:
+    """Another account's id holding this e-mail address (compared without case)."""
+    statement = select(User.id).where(
+        func.lower(col(User.email)) == identity.email.lower(),
+        # This identity's own account, committed by a concurrent first sign-in since it was
+        # looked for, is not another account: inserting fails and the retry finds it.
+        or_(
+            col(User.oauth_issuer).is_distinct_from(identity.issuer),
+            col(User.oauth_subject) != identity.subject,
+        ),
+    )
+    if user is not None:
+        statement = statement.where(col(User.id) != user.id)
+    return (await session.exec(statement.limit(1))).first()
+
+
+async def _refuse(
+    session: AsyncSession,
+    code: SignInRefusal,
+    identity: LoginIdentity,
+    user: User | None,
+    *,
+    holder_id: uuid.UUID | None = None,
+) -> SignInRefused:
+    log.warning(
+        "sign-in refused: %s (issuer %r, account %s)",
+        code.value,
+        identity.issuer,
+        user.id if user is not None else None,
+    )
+    details = {"code": code.value, **_identity_details(identity)}
+    if holder_id is not None:
+        details["email_holder_id"] = str(holder_id)
+    audit.record(
+        session,
+        actor_id=user.id if user is not None else None,
+        action="user.login",
+        resource_type="user",
+        resource_id=str(user.id) if user is not None else None,
+        success=False,
+        details=details,
+    )
+    await session.commit()
+    return SignInRefused(code, _REFUSAL_MESSAGES[code])
+
+
+def _identity_details(identity: LoginIdentity) -> dict[str, object]:
+    return {
+        "provider": identity.provider,
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "email_verified": identity.email_verified,
+    }

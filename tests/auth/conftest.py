@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -64,3 +65,13 @@ async def browser_client(
             mounts[url] = httpx.ASGITransport(app=app)
         client = httpx.AsyncClient(mounts=mounts, **client_options)
         yield await stack.enter_async_context(client)
+
+
+def login_error(response: httpx.Response, frontend_home: str = f"{PUBLIC_URL}/") -> str:
+    """The code a refused sign-in sent the browser back to the frontend with."""
+    assert response.status_code == 303, response.text
+    target = urlsplit(response.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == frontend_home
+    assert "json" not in response.headers.get("content-type", "")
+    [code] = parse_qs(target.query)["loginError"]
+    return code

@@ -28,6 +28,13 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     },
     "ben": {"email": "ben@example.com", "name": "Ben Reader", "groups": ["litemaas-readonly"]},
     "cy": {"email": "cy@example.com", "name": "Cy Nogroup", "groups": []},
+    # Another person at the provider whose unverified e-mail claim is ada's address.
+    "mallory": {
+        "email": "ada@example.com",
+        "email_verified": False,
+        "name": "Mallory Taker",
+        "groups": ["litemaas-admins"],
+    },
 }
 
 

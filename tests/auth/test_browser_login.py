@@ -15,7 +15,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db.models import AuditEvent, Subscription, User
 from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from tests import documents
@@ -61,14 +65,21 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-@pytest.fixture
-async def browser(chromium: Browser) -> AsyncIterator[GuardedBrowser]:
+@asynccontextmanager
+async def guarded_browser(chromium: Browser) -> AsyncIterator[GuardedBrowser]:
+    """A fresh profile (its own cookies) that may reach loopback only."""
     context = await chromium.new_context()
     guarded = GuardedBrowser(context)
     await context.route("**/*", guarded.guard)
     yield guarded
     await context.close()
     assert guarded.off_loopback == [], "the browser reached for hosts off loopback"
+
+
+@pytest.fixture
+async def browser(chromium: Browser) -> AsyncIterator[GuardedBrowser]:
+    async with guarded_browser(chromium) as guarded:
+        yield guarded
 
 
 @asynccontextmanager
@@ -192,3 +203,79 @@ async def test_sign_in_with_litellm_down_still_signs_in_and_records_the_error(
 
     assert me["username"] == "cy"
     assert me["litellmSyncStatus"] == "ERROR"
+
+
+async def test_a_second_subject_with_the_same_email_cannot_take_the_account_over(
+    database_url: str,
+    db_engine: AsyncEngine,
+    chromium: Browser,
+    browser: GuardedBrowser,
+    emulator: LiteLLMEmulator,
+) -> None:
+    async with service_with_provider(database_url, litellm=emulator) as app_url:
+        # Ada signs in and subscribes to a model.
+        owner = await browser.context.new_page()
+        await sign_in(owner, app_url, "ada", redirect="/healthz")
+        subscribed = await graphql_from_page(
+            owner, 'mutation { subscriptionCreate(input: {modelId: "m1"}) { __typename } }'
+        )
+        before = (await graphql_from_page(owner, documents.ME))["data"]["me"]
+        async with AsyncSession(db_engine) as session:
+            [ada_before] = (await session.exec(select(User))).all()
+
+        # Mallory, another subject of the same provider, claims ada's (unverified) address.
+        async with guarded_browser(chromium) as other:
+            attacker = await other.context.new_page()
+            await attacker.goto(f"{app_url}/auth/login")
+            await attacker.fill("input[name=login]", "mallory")
+            await attacker.fill("input[name=password]", "correct horse battery staple")
+            await attacker.click("button[type=submit]")
+            await attacker.get_by_role("button", name="Continue").click()
+            await attacker.wait_for_url(f"{app_url}/?loginError=*")
+            refused_at = attacker.url
+            attacker_me = await graphql_from_page(attacker, documents.ME)
+            attacker_subscriptions = await graphql_from_page(attacker, documents.SUBSCRIPTIONS)
+
+        # Ada's old session still shows Ada.
+        after = (await graphql_from_page(owner, documents.ME))["data"]["me"]
+
+    assert subscribed["data"]["subscriptionCreate"]["__typename"] == "SubscriptionCreateSuccess"
+    assert refused_at == f"{app_url}/?loginError=ACCOUNT_CONFLICT"
+    assert attacker_me == {"data": {"me": None}}
+    assert attacker_subscriptions["data"] is None
+    assert after == before
+    assert (after["username"], after["fullName"]) == ("ada", "Ada Lovelace")
+    async with AsyncSession(db_engine) as session:
+        [ada_after] = (await session.exec(select(User))).all()
+        [subscription] = (await session.exec(select(Subscription))).all()
+        refusals = [
+            e
+            for e in (await session.exec(select(AuditEvent))).all()
+            if e.action == "user.login" and not e.success
+        ]
+    assert ada_after.model_dump() == ada_before.model_dump()
+    assert (ada_after.oauth_subject, ada_after.full_name) == ("ada", "Ada Lovelace")
+    assert subscription.user_id == ada_before.id
+    assert [(r.details["code"], r.details["subject"]) for r in refusals] == [
+        ("ACCOUNT_CONFLICT", "mallory")
+    ]
+
+
+async def test_a_refused_sign_in_lands_on_the_frontend_not_on_json(
+    database_url: str, browser: GuardedBrowser
+) -> None:
+    async with service_with_provider(
+        database_url, login_allowed_groups=["litemaas-admins"]
+    ) as app_url:
+        page = await browser.context.new_page()
+        await page.goto(f"{app_url}/auth/login")
+        await page.fill("input[name=login]", "cy")
+        await page.fill("input[name=password]", "correct horse battery staple")
+        await page.click("button[type=submit]")
+        await page.get_by_role("button", name="Continue").click()
+        await page.wait_for_url(f"{app_url}/?loginError=*")
+        landed = page.url
+        me = await graphql_from_page(page, documents.ME)
+
+    assert landed == f"{app_url}/?loginError=NOT_ALLOWED"
+    assert me == {"data": {"me": None}}

@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
-from app.db.models import User
+from app.db.models import AuditEvent, User
 from app.main import create_app
 from tests import documents
 from tests.auth.conftest import (
@@ -19,6 +19,7 @@ from tests.auth.conftest import (
     SECOND_PUBLIC_URL,
     SESSION_SECRET,
     browser_client,
+    login_error,
     oidc_settings,
 )
 from tests.auth.oidc_provider import CLIENT_ID, OidcTestProvider, sign_in_at_provider
@@ -80,10 +81,15 @@ async def test_login_signs_in_with_roles_from_groups_and_returns_to_the_frontend
         "fullName": "Ada Lovelace",
         "roles": ["admin", "user"],
     }
-    # Signed, not encrypted: it carries the user id and an expiry, and nothing else.
-    assert set(session) == {"uid", "exp"}
+    # Signed, not encrypted: the user id, their session generation and an expiry, nothing else.
+    assert set(session) == {"uid", "gen", "exp"}
     [user] = await _users(db_engine)
-    assert (user.oauth_provider, user.oauth_subject) == ("oidc", "ada")
+    # The account is the ID token's (iss, sub).
+    assert (user.oauth_provider, user.oauth_issuer, user.oauth_subject) == (
+        "oidc",
+        oidc_provider.issuer,
+        "ada",
+    )
 
 
 async def test_a_second_instance_finishes_a_login_the_first_one_started(
@@ -105,7 +111,8 @@ async def test_a_second_instance_finishes_a_login_the_first_one_started(
         me_on_first = await _me(client, PUBLIC_URL)
 
     assert callback.status_code == 302
-    assert callback.headers["location"] == "/"
+    # No `redirect`: the frontend's home (FRONTEND_URL, by default PUBLIC_URL).
+    assert callback.headers["location"] == f"{SECOND_PUBLIC_URL}/"
     assert isinstance(me_on_second, dict)
     assert me_on_second["username"] == "ben"
     assert me_on_second["roles"] == ["admin-readonly", "user"]
@@ -173,10 +180,8 @@ async def test_a_wrong_state_is_refused_and_the_pending_login_is_dropped(
         me = await _me(client)
         cookie = client.cookies.get(SESSION_COOKIE)
 
-    assert wrong.status_code == 400
-    assert wrong.json()["error"]["code"] == "INVALID_STATE"
-    assert genuine.status_code == 400
-    assert genuine.json()["error"]["code"] == "INVALID_STATE"
+    assert login_error(wrong) == "INVALID_STATE"
+    assert login_error(genuine) == "INVALID_STATE"
     assert me is None
     assert cookie is None  # an empty session: the cookie was deleted
     assert await _users(db_engine) == []
@@ -194,15 +199,18 @@ async def test_a_missing_state_is_refused(
         response = await client.get(CALLBACK, params={"code": code})
         me = await _me(client)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "INVALID_STATE"
+    assert login_error(response) == "INVALID_STATE"
     assert me is None
     assert await _users(db_engine) == []
 
 
 async def test_a_replayed_code_is_refused(
-    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+    database_url: str,
+    db_engine: AsyncEngine,
+    oidc_provider: OidcTestProvider,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="app.auth.routes")
     app = create_app(oidc_settings(database_url, oidc_provider.issuer))
     async with browser_client({PUBLIC_URL: app}) as client:
         callback_url = await sign_in_at_provider(
@@ -217,17 +225,21 @@ async def test_a_replayed_code_is_refused(
         me = await _me(client)
 
     assert first.status_code == 302
-    assert replay.status_code == 400
-    error = replay.json()["error"]
-    assert error["code"] == "PROVIDER_ERROR"
-    assert "invalid_grant" in error["message"]
+    assert login_error(replay) == "PROVIDER_ERROR"
+    # The provider's own words are for operators: in the log, not in front of the person.
+    assert "invalid_grant" in caplog.text
+    assert "invalid_grant" not in replay.headers["location"]
     assert me is None
     assert len(await _users(db_engine)) == 1
 
 
 async def test_an_id_token_with_another_nonce_is_refused(
-    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+    database_url: str,
+    db_engine: AsyncEngine,
+    oidc_provider: OidcTestProvider,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="app.auth.routes")
     app = create_app(oidc_settings(database_url, oidc_provider.issuer))
     async with browser_client({PUBLIC_URL: app}) as client:
         callback_url = await sign_in_at_provider(
@@ -241,10 +253,8 @@ async def test_an_id_token_with_another_nonce_is_refused(
         response = await client.get(callback_url)
         me = await _me(client)
 
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "INVALID_ID_TOKEN"
-    assert "nonce" in error["message"]
+    assert login_error(response) == "INVALID_ID_TOKEN"
+    assert "nonce" in caplog.text
     assert me is None
     assert await _users(db_engine) == []
 
@@ -263,14 +273,14 @@ async def test_an_answer_naming_another_issuer_is_refused(
         response = await client.get(mixed_up)
 
     assert mixed_up != callback_url
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "PROVIDER_ERROR"
+    assert login_error(response) == "PROVIDER_ERROR"
     assert await _users(db_engine) == []
 
 
 async def test_a_provider_error_answer_is_refused(
-    database_url: str, oidc_provider: OidcTestProvider
+    database_url: str, oidc_provider: OidcTestProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="app.auth.routes")
     app = create_app(oidc_settings(database_url, oidc_provider.issuer))
     async with browser_client({PUBLIC_URL: app}) as client:
         login = await client.get(f"{PUBLIC_URL}/auth/login")
@@ -280,11 +290,8 @@ async def test_a_provider_error_answer_is_refused(
             params={"error": "access_denied", "error_description": "declined", "state": state},
         )
 
-    assert response.status_code == 400
-    assert response.json()["error"] == {
-        "code": "PROVIDER_ERROR",
-        "message": "access_denied: declined",
-    }
+    assert login_error(response) == "PROVIDER_ERROR"
+    assert "access_denied: declined" in caplog.text
 
 
 async def test_logout_clears_the_session_and_ends_the_provider_session(
@@ -316,13 +323,15 @@ async def test_logout_clears_the_session_and_ends_the_provider_session(
     assert "logout" in end_session.text.lower()
 
 
-async def test_the_provider_being_down_is_a_502_not_a_crash(database_url: str) -> None:
-    app = create_app(oidc_settings(database_url, "http://127.0.0.1:1"))
+async def test_the_provider_being_down_sends_the_browser_back_with_a_code(
+    database_url: str,
+) -> None:
+    frontend = "https://portal.example.com/app"
+    app = create_app(oidc_settings(database_url, "http://127.0.0.1:1", frontend_url=frontend))
     async with browser_client({PUBLIC_URL: app}) as client:
         response = await client.get(f"{PUBLIC_URL}/auth/login")
 
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "IDENTITY_PROVIDER_UNAVAILABLE"
+    assert login_error(response, f"{frontend}/") == "IDENTITY_PROVIDER_UNAVAILABLE"
 
 
 async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncClient) -> None:
@@ -330,3 +339,98 @@ async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncCl
     callback = await client.get("/auth/callback", params={"code": "c", "state": "s"})
 
     assert (login.status_code, callback.status_code) == (404, 404)
+
+
+async def _sign_in(client: httpx.AsyncClient, login: str, query: str = "") -> httpx.Response:
+    callback_url = await sign_in_at_provider(
+        client, f"{PUBLIC_URL}/auth/login{query}", login=login, callback_url=CALLBACK
+    )
+    return await client.get(callback_url)
+
+
+async def test_a_second_subject_with_anothers_email_is_refused_and_changes_nothing(
+    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+) -> None:
+    settings = oidc_settings(database_url, oidc_provider.issuer)
+    # Two browsers; each app is a replica of the service with its own lifespan.
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as owner:
+        await _sign_in(owner, "ada")
+        before = await _me(owner)
+        [ada_before] = await _users(db_engine)
+        async with browser_client({PUBLIC_URL: create_app(settings)}) as attacker:
+            refused = await _sign_in(attacker, "mallory")
+            attacker_me = await _me(attacker)
+        owner_after = await _me(owner)
+
+    assert login_error(refused) == "ACCOUNT_CONFLICT"
+    assert attacker_me is None
+    assert owner_after == before
+    assert isinstance(owner_after, dict)
+    assert owner_after["fullName"] == "Ada Lovelace"
+    [ada_after] = await _users(db_engine)
+    assert ada_after.model_dump() == ada_before.model_dump()
+    async with AsyncSession(db_engine) as session:
+        events = (await session.exec(select(AuditEvent))).all()
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert refusal.details == {
+        "code": "ACCOUNT_CONFLICT",
+        "provider": "oidc",
+        "issuer": oidc_provider.issuer,
+        "subject": "mallory",
+        "email_verified": False,
+        "email_holder_id": str(ada_before.id),
+    }
+
+
+async def test_login_allowed_groups_send_others_back_with_not_allowed(
+    database_url: str, db_engine: AsyncEngine, oidc_provider: OidcTestProvider
+) -> None:
+    settings = oidc_settings(
+        database_url, oidc_provider.issuer, login_allowed_groups="litemaas-users"
+    )
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as client:
+        refused = await _sign_in(client, "cy")
+        refused_me = await _me(client)
+    async with browser_client({PUBLIC_URL: create_app(settings)}) as client:
+        allowed = await _sign_in(client, "ada")
+
+    assert login_error(refused) == "NOT_ALLOWED"
+    assert refused_me is None
+    assert allowed.status_code == 302
+    assert [u.username for u in await _users(db_engine)] == ["ada"]
+
+
+async def test_default_landings_are_the_frontend(
+    database_url: str, oidc_provider: OidcTestProvider
+) -> None:
+    frontend = "http://127.0.0.1:4292/portal"
+    app = create_app(oidc_settings(database_url, oidc_provider.issuer, frontend_url=frontend))
+    async with browser_client({PUBLIC_URL: app}) as client:
+        signed_in = await _sign_in(client, "ben")
+        deep_link = await client.get(
+            f"{PUBLIC_URL}/auth/login", params={"redirect": f"{frontend}/keys"}
+        )
+        logout = await client.post(f"{PUBLIC_URL}/auth/logout")
+
+    assert signed_in.headers["location"] == f"{frontend}/"
+    # FRONTEND_URL's origin is an allowed return target without being in FRONTEND_ORIGINS.
+    assert deep_link.status_code == 302
+    target = parse_qs(urlsplit(logout.headers["location"]).query)
+    assert target["post_logout_redirect_uri"] == [f"{frontend}/"]
+
+
+async def test_a_cookie_copied_before_logout_no_longer_signs_in(
+    database_url: str, oidc_provider: OidcTestProvider
+) -> None:
+    app = create_app(oidc_settings(database_url, oidc_provider.issuer))
+    async with browser_client({PUBLIC_URL: app}) as client:
+        await _sign_in(client, "ada")
+        copied = client.cookies[SESSION_COOKIE]
+        signed_in = await _me(client)
+        await client.post(f"{PUBLIC_URL}/auth/logout")
+        client.cookies.clear()
+        client.cookies.set(SESSION_COOKIE, copied)
+        replayed = await _me(client)
+
+    assert isinstance(signed_in, dict)
+    assert replayed is None

@@ -242,3 +242,31 @@ async def test_a_wrong_master_key_is_rejected(target: Target) -> None:
 
     assert rejected.value.status == 401
     assert rejected.value.error_type == "token_not_found_in_db"
+
+
+async def test_key_block_and_unblock_by_token(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
+    generated = await proxy.key_generate(models=["m1"])
+    token = generated["token"]
+
+    await litellm_client.key_block(token)
+    await litellm_client.key_block(token)  # idempotent
+    while_blocked = await litellm_client.key_info(token)
+    [listed] = await litellm_client.key_list(user_id=generated["user_id"])
+    refused = await proxy.chat(generated["key"], "m1")
+    await litellm_client.key_unblock(token)
+    after = await litellm_client.key_info(token)
+
+    assert while_blocked.blocked is True
+    assert listed.blocked is True
+    assert refused.status_code == 401
+    assert after.blocked is False
+    assert (await proxy.chat(generated["key"], "m1")).status_code == 200
+
+
+async def test_key_block_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
+    unknown = hashlib.sha256(b"never generated").hexdigest()
+
+    with pytest.raises(LiteLLMNotFound):
+        await litellm_client.key_block(unknown)
+    with pytest.raises(LiteLLMNotFound):
+        await litellm_client.key_unblock(unknown)

@@ -295,3 +295,62 @@ async def test_key_delete_echoes_every_key_asked_when_one_exists(proxy: Proxy) -
 
     assert response.status_code == 200
     assert response.json() == {"deleted_keys": [generated["token"], "sk-contract-no-such-key"]}
+
+
+async def test_key_block_refuses_the_keys_calls_until_unblocked(proxy: Proxy) -> None:
+    generated = await proxy.key_generate(models=["m1"])
+    secret, token = generated["key"], generated["token"]
+    fresh = (await key_info(proxy, token)).json()["info"]
+
+    blocked = await proxy.http.post("/key/block", json={"key": token}, headers=proxy.master)
+    again = await proxy.http.post("/key/block", json={"key": token}, headers=proxy.master)
+    refused = await proxy.chat(secret, "m1")
+    listed = await proxy.http.get(
+        "/key/list",
+        params={"user_id": generated["user_id"], "return_full_object": "true"},
+        headers=proxy.master,
+    )
+    unblocked = await proxy.http.post("/key/unblock", json={"key": token}, headers=proxy.master)
+    after = (await key_info(proxy, token)).json()["info"]
+    answered = await proxy.chat(secret, "m1")
+
+    assert fresh["blocked"] is None
+    assert blocked.status_code == 200, blocked.text
+    assert (blocked.json()["token"], blocked.json()["blocked"]) == (token, True)
+    assert again.status_code == 200  # blocking twice changes nothing
+    assert refused.status_code == 401
+    error = litellm_error(refused)
+    assert error["type"] == "auth_error"
+    assert "Key is blocked" in error["message"]
+    assert [k["blocked"] for k in listed.json()["keys"]] == [True]
+    assert unblocked.status_code == 200
+    assert unblocked.json()["blocked"] is False
+    assert after["blocked"] is False
+    assert answered.status_code == 200, answered.text
+
+
+async def test_key_block_of_an_unknown_key_is_refused(proxy: Proxy) -> None:
+    unknown = hashlib.sha256(b"never generated").hexdigest()
+
+    for path in ("/key/block", "/key/unblock"):
+        response = await proxy.http.post(path, json={"key": unknown}, headers=proxy.master)
+
+        error = litellm_error(response)
+        if proxy.current:
+            assert response.status_code == 404
+            assert error["type"] == "not_found_error"
+        else:
+            assert response.status_code == 401
+            assert "not found in db" in error["message"]
+
+
+async def test_key_block_needs_the_master_key(proxy: Proxy) -> None:
+    generated = await proxy.key_generate(models=["m1"])
+
+    response = await proxy.http.post(
+        "/key/block", json={"key": generated["token"]}, headers=bearer(generated["key"])
+    )
+
+    assert response.status_code == 401
+    assert "Only proxy admin" in litellm_error(response)["message"]
+    assert (await key_info(proxy, generated["token"])).json()["info"]["blocked"] is None

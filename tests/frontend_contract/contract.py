@@ -34,6 +34,7 @@ from graphql import (
     visit,
 )
 
+from app.auth.routes import LOGIN_ERROR_CODES, UNSUPPORTED_MEDIA_TYPE
 from app.graphql import trusted_documents, view
 from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
 from app.settings import Settings
@@ -61,6 +62,9 @@ TOP_LEVEL_ERROR_CODES = frozenset(
         view.OPERATION_RESOLUTION_FAILURE,
     }
 )
+# Codes the sign-in routes answer outside GraphQL: a refused sign-in sends the browser to the
+# frontend with one in `?loginError=`; the development login refuses a body that is not JSON.
+SIGN_IN_ERROR_CODES = frozenset({*LOGIN_ERROR_CODES, UNSUPPORTED_MEDIA_TYPE})
 USER_ERROR = "UserError"
 RESULT_SUFFIX = "Result"
 _SCENARIO_KEYS = frozenset(

@@ -462,3 +462,29 @@ async def test_repointed_at_another_real_litellm_and_back(
     assert (back.missing_keys_revoked, back.orphan_litellm_keys_deleted) == (0, 0)
     assert safety.HoldKind.REVOKE_MISSING_KEYS not in back.held
     assert "REVOKE_MISSING_KEYS" not in {h["kind"] for h in after["safetyHolds"]}
+
+
+async def test_keys_an_operator_blocked_by_hand_stay_blocked(
+    portal: Portal, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    keys = await _keys_with_m1(portal, 4)
+    tokens = [t for t, k in emulator.keys.items() if k.key_alias in keys[:3]]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emulator.app), base_url="http://litellm"
+    ) as litellm:
+        for token in tokens:
+            blocked = await litellm.post(
+                "/key/block",
+                json={"key": token},
+                headers={"Authorization": f"Bearer {EMULATOR_MASTER_KEY}"},
+            )
+            assert blocked.status_code == 200, blocked.text
+    await _age(db_engine)
+
+    report = await reconcile.reconcile(resources=resources)
+
+    # Their owners are active, but unblocking three of four keys at once is held.
+    assert (report.keys_unblocked, report.held) == (0, [safety.HoldKind.UNBLOCK_KEYS])
+    assert sorted(t for t, k in emulator.keys.items() if k.blocked) == sorted(tokens)
+    [hold] = (await _health(portal))["safetyHolds"]
+    assert (hold["kind"], hold["count"], hold["total"]) == ("UNBLOCK_KEYS", 3, 4)

@@ -1,0 +1,231 @@
+"""An account is its identity provider's (issuer, subject): an e-mail address never links one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.session import SESSION_COOKIE
+from app.db.models import AuditEvent, User
+from app.main import create_app
+from app.resources import Resources
+from app.services import users
+from app.services.users import LoginIdentity, SignInRefusal, SignInRefused
+from tests import documents
+from tests.conftest import make_settings, serve
+from tests.portal import Portal
+
+ISSUER = "https://sso.example.com"
+OTHER_ISSUER = "https://other-sso.example.com"
+
+
+def identity(subject: str, email: str, **fields: Any) -> LoginIdentity:
+    values: dict[str, Any] = {
+        "provider": "oidc",
+        "issuer": ISSUER,
+        "subject": subject,
+        "username": subject,
+        "email": email,
+        "full_name": subject.title(),
+    }
+    return LoginIdentity(**(values | fields))
+
+
+async def _rows(db_engine: AsyncEngine) -> tuple[list[User], list[AuditEvent]]:
+    async with AsyncSession(db_engine) as session:
+        found = list((await session.exec(select(User).order_by(col(User.created_at)))).all())
+        events = list((await session.exec(select(AuditEvent))).all())
+    return found, events
+
+
+async def test_a_new_subject_with_another_accounts_email_is_refused_and_audited(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    owner = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+    assert isinstance(owner, User)
+    before, _ = await _rows(db_engine)
+
+    # Another subject whose (unverified) e-mail claim is the owner's address.
+    refused = await users.sign_in(
+        resources=resources,
+        identity=identity("mallory", "ada@example.com", email_verified=False),
+    )
+
+    assert isinstance(refused, SignInRefused)
+    assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
+    after, events = await _rows(db_engine)
+    assert [u.model_dump() for u in after] == [u.model_dump() for u in before]
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert refusal.action == "user.login"
+    assert refusal.actor_id is None  # the newcomer has no account
+    assert refusal.details == {
+        "code": "ACCOUNT_CONFLICT",
+        "provider": "oidc",
+        "issuer": ISSUER,
+        "subject": "mallory",
+        "email_verified": False,
+        "email_holder_id": str(owner.id),
+    }
+
+
+async def test_an_email_differing_only_in_case_is_the_same_address(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+
+    refused = await users.sign_in(
+        resources=resources, identity=identity("mallory", "ADA@Example.com")
+    )
+
+    assert isinstance(refused, SignInRefused)
+    assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
+    found, _ = await _rows(db_engine)
+    assert [u.oauth_subject for u in found] == ["ada"]
+
+
+async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwritten(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+    await users.sign_in(resources=resources, identity=identity("ben", "ben@example.com"))
+    before, _ = await _rows(db_engine)
+
+    refused = await users.sign_in(
+        resources=resources,
+        identity=identity("ben", "ada@example.com", username="ben2", full_name="Not Ben"),
+    )
+
+    assert isinstance(refused, SignInRefused)
+    assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
+    after, events = await _rows(db_engine)
+    assert [u.model_dump() for u in after] == [u.model_dump() for u in before]
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert refusal.actor_id == before[1].id  # ben tried, and was refused
+
+
+async def test_the_same_subject_from_another_issuer_is_another_account(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    first = await users.sign_in(resources=resources, identity=identity("7", "ada@example.com"))
+    second = await users.sign_in(
+        resources=resources, identity=identity("7", "eve@example.com", issuer=OTHER_ISSUER)
+    )
+    takeover = await users.sign_in(
+        resources=resources, identity=identity("7", "ada@example.com", issuer=OTHER_ISSUER)
+    )
+
+    assert isinstance(first, User)
+    assert isinstance(second, User)
+    assert first.id != second.id
+    assert isinstance(takeover, SignInRefused)
+    found, _ = await _rows(db_engine)
+    assert [(u.oauth_issuer, u.email) for u in found] == [
+        (ISSUER, "ada@example.com"),
+        (OTHER_ISSUER, "eve@example.com"),
+    ]
+
+
+async def test_an_email_change_of_ones_own_account_is_kept(resources: Resources) -> None:
+    first = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+    again = await users.sign_in(resources=resources, identity=identity("ada", "ada@corp.example"))
+
+    assert isinstance(first, User)
+    assert isinstance(again, User)
+    assert (again.id, again.email) == (first.id, "ada@corp.example")
+
+
+async def test_an_account_recorded_before_issuers_is_claimed_by_its_own_provider_and_subject(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    async with AsyncSession(db_engine) as session:
+        legacy = User(
+            username="ada",
+            email="ada@example.com",
+            oauth_provider="oidc",
+            oauth_subject="ada",
+            oauth_issuer=None,
+            max_budget=100,
+            tpm_limit=1,
+            rpm_limit=1,
+        )
+        legacy_id = legacy.id
+        session.add(legacy)
+        await session.commit()
+
+    # Another provider with the same subject does not get it (and the e-mail is taken).
+    other_provider = await users.sign_in(
+        resources=resources, identity=identity("ada", "ada@example.com", provider="openshift")
+    )
+    own = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+
+    assert isinstance(other_provider, SignInRefused)
+    assert other_provider.code is SignInRefusal.ACCOUNT_CONFLICT
+    assert isinstance(own, User)
+    assert own.id == legacy_id
+    found, _ = await _rows(db_engine)
+    assert [(u.id, u.oauth_issuer) for u in found] == [(legacy_id, ISSUER)]
+
+
+async def test_the_dev_login_refuses_an_email_that_belongs_to_another_account(
+    client: httpx.AsyncClient, portal: Portal, db_engine: AsyncEngine
+) -> None:
+    owner = await portal.login("ada")
+    client.cookies.clear()
+
+    response = await client.post(
+        "/auth/dev-login", json={"username": "mallory", "email": "ada@example.com"}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "ACCOUNT_CONFLICT"
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert await portal.gql(documents.ME) == {"data": {"me": None}}
+    found, _ = await _rows(db_engine)
+    assert [str(u.id) for u in found] == [owner]
+
+
+async def test_login_allowed_groups_refuse_an_unknown_person_and_create_nothing(
+    database_url: str, db_engine: AsyncEngine
+) -> None:
+    settings = make_settings(database_url=database_url, login_allowed_groups="litemaas-users, x")
+    async with serve(create_app(settings)) as client:
+        refused = await client.post(
+            "/auth/dev-login",
+            json={"username": "cy", "email": "cy@example.com", "groups": ["unrelated"]},
+        )
+        allowed = await client.post(
+            "/auth/dev-login",
+            json={"username": "dee", "email": "dee@example.com", "groups": ["litemaas-users"]},
+        )
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "NOT_ALLOWED"
+    assert SESSION_COOKIE not in refused.headers.get("set-cookie", "")
+    assert allowed.status_code == 200
+    found, events = await _rows(db_engine)
+    assert [u.username for u in found] == ["dee"]
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert (refusal.actor_id, refusal.details["code"]) == (None, "NOT_ALLOWED")
+
+
+async def test_a_person_who_left_the_allowed_groups_is_refused_and_signed_out(
+    database_url: str, db_engine: AsyncEngine
+) -> None:
+    settings = make_settings(database_url=database_url, login_allowed_groups=["litemaas-users"])
+    body = {"username": "ed", "email": "ed@example.com", "groups": ["litemaas-users"]}
+    async with serve(create_app(settings)) as client:
+        signed_in = await client.post("/auth/dev-login", json=body)
+        session = client.cookies[SESSION_COOKIE]
+        refused = await client.post("/auth/dev-login", json=body | {"groups": []})
+        client.cookies.set(SESSION_COOKIE, session)
+        me = (await client.post("/graphql", json={"query": documents.ME})).json()
+
+    assert signed_in.status_code == 200
+    assert refused.json()["error"]["code"] == "NOT_ALLOWED"
+    assert me == {"data": {"me": None}}
+    found, _ = await _rows(db_engine)
+    assert [(u.username, u.session_generation) for u in found] == [("ed", 1)]

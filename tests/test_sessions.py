@@ -1,0 +1,186 @@
+"""Sessions the server can end: logout, signing out everywhere, and losing a role."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.session import SESSION_COOKIE
+from app.db.models import User
+from app.resources import Resources
+from app.services import users
+from tests import documents
+from tests.portal import Portal
+from tests.workflow.test_queries import counted_statements
+
+
+async def _me(portal: Portal, cookie: str) -> object:
+    """`me` as seen with exactly this session cookie."""
+    portal.client.cookies.clear()
+    portal.client.cookies.set(SESSION_COOKIE, cookie)
+    return (await portal.gql(documents.ME))["data"]["me"]
+
+
+async def _generation(db_engine: AsyncEngine, user_id: str) -> int:
+    async with AsyncSession(db_engine) as session:
+        user = await session.get(User, uuid.UUID(user_id))
+        assert user is not None
+        return user.session_generation
+
+
+async def test_a_cookie_copied_before_logout_no_longer_signs_in(
+    portal: Portal, db_engine: AsyncEngine
+) -> None:
+    user_id = await portal.login("gail")
+    copied = portal.client.cookies[SESSION_COOKIE]
+
+    logout = await portal.client.post("/auth/logout")
+    replayed = await _me(portal, copied)
+
+    assert logout.status_code == 303
+    assert replayed is None
+    assert await _generation(db_engine, user_id) == 1
+    # The account itself is intact: signing in again works.
+    portal.client.cookies.clear()
+    assert await portal.login("gail") == user_id
+    assert (await portal.data(documents.ME))["me"]["id"] == user_id
+
+
+async def test_a_stale_cookie_cannot_log_out_the_current_session(
+    portal: Portal, db_engine: AsyncEngine
+) -> None:
+    user_id = await portal.login("hal")
+    stale = portal.client.cookies[SESSION_COOKIE]
+    await portal.client.post("/auth/logout")
+    portal.client.cookies.clear()
+    await portal.login("hal")
+    current = portal.client.cookies[SESSION_COOKIE]
+
+    portal.client.cookies.clear()
+    portal.client.cookies.set(SESSION_COOKIE, stale)
+    await portal.client.post("/auth/logout")
+
+    assert await _generation(db_engine, user_id) == 1
+    me = await _me(portal, current)
+    assert isinstance(me, dict)
+    assert me["id"] == user_id
+
+
+async def test_sign_out_everywhere_ends_every_session_of_the_caller_only(
+    portal: Portal, client: httpx.AsyncClient
+) -> None:
+    other_user = await portal.login("ivy")
+    other_cookie = client.cookies[SESSION_COOKIE]
+    user_id = await portal.login("jon")
+    laptop = client.cookies[SESSION_COOKIE]
+    await portal.login("jon")
+    phone = client.cookies[SESSION_COOKIE]
+
+    response = await client.post("/graphql", json={"query": documents.SIGN_OUT_EVERYWHERE})
+
+    result = response.json()["data"]["signOutEverywhere"]
+    assert result["__typename"] == "SignOutEverywhereSuccess"
+    assert result["user"]["id"] == user_id
+    # The answer drops this browser's cookie too.
+    assert f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+    assert await _me(portal, laptop) is None
+    assert await _me(portal, phone) is None
+    other = await _me(portal, other_cookie)
+    assert isinstance(other, dict)
+    assert other["id"] == other_user
+
+
+async def test_sign_out_everywhere_needs_a_session(portal: Portal) -> None:
+    body = await portal.gql(documents.SIGN_OUT_EVERYWHERE)
+
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_losing_a_role_ends_the_sessions_opened_with_it(
+    portal: Portal, db_engine: AsyncEngine
+) -> None:
+    user_id = await portal.login("kim", groups=["litemaas-admins"])
+    as_admin = portal.client.cookies[SESSION_COOKIE]
+    await portal.login("kim", groups=["litemaas-admins", "litemaas-users"])
+    same_roles = portal.client.cookies[SESSION_COOKIE]
+
+    await portal.login("kim", groups=[])
+    as_user = portal.client.cookies[SESSION_COOKIE]
+
+    assert await _me(portal, as_admin) is None
+    assert await _me(portal, same_roles) is None
+    me = await _me(portal, as_user)
+    assert isinstance(me, dict)
+    assert (me["id"], me["roles"]) == (user_id, ["user"])
+    assert await _generation(db_engine, user_id) == 1
+
+
+async def test_gaining_a_role_keeps_the_sessions(portal: Portal) -> None:
+    await portal.login("lee", groups=[])
+    before = portal.client.cookies[SESSION_COOKIE]
+    await portal.login("lee", groups=["litemaas-admins"])
+
+    me = await _me(portal, before)
+
+    assert isinstance(me, dict)
+    assert me["roles"] == ["admin", "user"]
+
+
+async def test_the_session_check_is_part_of_the_one_read_of_the_signed_in_user(
+    portal: Portal, resources: Resources
+) -> None:
+    await portal.login("max")
+
+    with counted_statements(resources) as statements:
+        body = await portal.gql(documents.SUBSCRIPTIONS)
+
+    assert "errors" not in body, body
+    # One statement for the signed-in user (active, session still current), one for the page.
+    assert len(statements) == 2, statements
+    [user_read] = [s for s in statements if "session_generation" in s]
+    assert "is_active" in user_read
+    assert "roles" in user_read
+
+
+async def test_ending_sessions_needs_the_current_generation_when_one_is_given(
+    portal: Portal, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    user_id = await portal.login("ned")
+
+    stale = await users.end_sessions(resources=resources, user_id=uuid.UUID(user_id), generation=7)
+    current = await users.end_sessions(
+        resources=resources, user_id=uuid.UUID(user_id), generation=0
+    )
+
+    assert (stale, current) == (False, True)
+    async with AsyncSession(db_engine) as session:
+        [user] = (await session.exec(select(User))).all()
+    assert user.session_generation == 1
+
+
+async def test_the_catalogue_shows_an_ended_sessions_subscriptions_to_nobody(
+    portal: Portal, resources: Resources
+) -> None:
+    await portal.login("ola")
+    await portal.subscribe("m1")
+    copied = portal.client.cookies[SESSION_COOKIE]
+    with counted_statements(resources) as statements:
+        signed_in = (await portal.data(documents.MODELS))["models"]
+
+    await portal.client.post("/auth/logout")
+    portal.client.cookies.clear()
+    portal.client.cookies.set(SESSION_COOKIE, copied)
+    replayed = (await portal.data(documents.MODELS))["models"]
+
+    assert {m["id"]: m["subscription"] is not None for m in signed_in} == {
+        "m1": True,
+        "m2": False,
+    }
+    # The session is checked inside the subscriptions' read: no statement of its own.
+    assert len(statements) == 2, statements
+    assert [m["subscription"] for m in replayed] == [None, None]
