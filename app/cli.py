@@ -12,6 +12,7 @@ import uvicorn
 
 from app.db import migrate
 from app.db.engine import create_engine
+from app.http import access_log
 from app.settings import ConfigurationError, Environment, Settings, configured_env, load_settings
 
 log = logging.getLogger("app.cli")
@@ -51,11 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export-schema":
         return _export_schema(args.output)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO; URLs to LiteLLM may carry key identifiers.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format=access_log.LOG_FORMAT)
     mode = MODES.get(args.command)
     configured = configured_env()
     if mode is not None and configured is not None and configured != mode:
@@ -68,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(mode)
     except ConfigurationError as exc:
         print(
-            f"litemaas-bff {args.command}: refusing to start, the configuration has these problems (see README.md, "
-            "Configuration):",
+            f"litemaas-bff {args.command}: refusing to start; fix these settings "
+            "(README.md, Configuration):",
             *(f"  {problem}" for problem in exc.problems),
             sep="\n",
             file=sys.stderr,
@@ -89,8 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         workers=settings.web_concurrency,
         log_level=settings.log_level,
+        log_config=access_log.log_config(settings.log_level),
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        # h11, not httptools: httptools gathers a request line or header of any size in memory
+        # (100 MB took 400 MB), h11 refuses one past this bound with 400 and closes.
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_request_header_bytes,
     )
     return 0
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from app.auth import routes as auth_routes
@@ -18,6 +19,7 @@ from app.auth.session import session_middleware
 from app.graphql import ide
 from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
+from app.http.body_limit import BodySizeLimit
 from app.resources import Resources
 from app.services import background
 from app.settings import DEV_LITELLM_MASTER_KEY, Environment, Settings, load_settings
@@ -61,6 +63,7 @@ def create_app(
             *probes.routes,
             *metrics.routes,
         ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)],
         lifespan=lifespan,
     )
     app.state.resources = resources

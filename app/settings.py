@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1)
+    # Bounds on what one request may make the server hold: 413 above the first, 400 above the
+    # second (the request line and headers together).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_request_header_bytes: int = Field(default=16 * 1024, ge=1024)
     log_level: str = "info"
 
     database_url: str = "sqlite+aiosqlite:///./litemaas.db"
