@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -182,10 +184,10 @@ def test_production_refuses_a_session_secret_that_is_long_but_guessable(
 
 
 # Secrets as operators generate them: Python's `secrets`, `openssl rand -base64|-hex 32`.
-RANDOM_SECRET_FORMATS = {
+RANDOM_SECRET_FORMATS: dict[str, Callable[[bytes], str]] = {
     "token_urlsafe": lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
     "base64": lambda raw: base64.b64encode(raw).decode(),
-    "hex": lambda raw: raw.hex(),
+    "hex": bytes.hex,
 }
 
 
@@ -266,7 +268,7 @@ def _leaks(text: str, secret: str) -> bool:
     ],
 )
 def test_configuration_errors_name_the_setting_and_never_echo_a_secret(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory, broken: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, broken: dict[str, str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
     complete = {
