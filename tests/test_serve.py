@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app_from_env
+from app.settings import ConfigurationError
 from tests.served import production_environment, run_cli, served
 
 MISSING_IN_AN_EMPTY_ENVIRONMENT = [
@@ -119,3 +121,15 @@ def test_the_access_log_never_shows_a_query_string(
     assert '"GET /authz HTTP/1.1" 401' in log
     for secret in (code, state, "Pw5rSecretR8u"):
         assert secret not in log
+
+
+def test_the_production_factory_never_starts_the_emulator(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a worker of `serve` would see if ENV=development reached it some other way.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENV", "development")
+    monkeypatch.delenv("LITELLM_URL", raising=False)
+
+    with pytest.raises(ConfigurationError, match="LITELLM_URL: must be set"):
+        create_app_from_env()

@@ -35,6 +35,7 @@ from graphql import (
 )
 
 from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
+from app.http.body_limit import REQUEST_TOO_LARGE
 from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,9 +46,10 @@ FRAGMENTS_DIR = CONTRACT_DIR / "fragments"
 ERROR_MESSAGES_FILE = CONTRACT_DIR / "error-messages.json"
 
 # Failures that stay in the response's top-level `errors` (DESIGN.md), not in `ErrorCode`:
-# refusals, and failures the client did not cause.
+# refusals, and failures the client did not cause; and a request refused before GraphQL.
 TOP_LEVEL_ERROR_CODES = frozenset(
     {"UNAUTHENTICATED", "FORBIDDEN", DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR}
+    | {REQUEST_TOO_LARGE}
 )
 USER_ERROR = "UserError"
 RESULT_SUFFIX = "Result"
