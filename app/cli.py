@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format=access_log.LOG_FORMAT)
     mode = MODES.get(args.command)
     configured = configured_env()
-    if mode is not None and configured is not None and configured != mode:
+    if mode is not None and configured is not None and configured.lower() != mode:
         print(
             f"litemaas-bff {args.command}: ENV={configured}: {ENV_CONTRADICTS[args.command]}",
             file=sys.stderr,
