@@ -19,9 +19,11 @@ $(INSTALLED): pyproject.toml $(LOCK)
 
 # Resolve pyproject.toml's dependencies (runtime and dev) again for Python 3.11 on Linux and
 # pin every package with its hashes: run it after changing a dependency, commit both files.
+# Versions already pinned stay unless LOCK_ARGS says otherwise (--upgrade, --upgrade-package X).
 lock: $(INSTALLED)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
-		--python-platform x86_64-unknown-linux-gnu --no-header --quiet --output-file $(LOCK)
+		--python-platform x86_64-unknown-linux-gnu --no-header --quiet --output-file $(LOCK) \
+		$(LOCK_ARGS)
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 
 # Known vulnerabilities in the locked packages (needs the vulnerability database online).
