@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         log_config=access_log.log_config(settings.log_level),
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
-        # h11, not httptools: httptools gathers a request line or header of any size in memory
-        # (100 MB took 400 MB), h11 refuses one past this bound with 400 and closes.
+        # h11, not httptools: httptools has no bound on a request line or header (it read a
+        # 100 MB header whole, 28 s, while /healthz waited up to 4.6 s); h11 answers one past
+        # this bound with 400 and closes.
         http="h11",
         h11_max_incomplete_event_size=settings.max_request_header_bytes,
     )
