@@ -5,13 +5,33 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 OIDC_PROVIDER := tests/auth/oidc-provider
 
-.PHONY: run test lint schema bench
+LOCK := requirements.lock
 
-$(INSTALLED): pyproject.toml
+.PHONY: run test lint schema bench lock audit
+
+# Exactly the versions and files (hashes) of the lock, then the project itself without
+# resolving anything again: a release of a dependency changes nothing until `make lock`.
+$(INSTALLED): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# Resolve pyproject.toml's dependencies (runtime and dev) again for Python 3.11 on Linux and
+# pin every package with its hashes: run it after changing a dependency, commit both files.
+# Versions already pinned stay unless LOCK_ARGS says otherwise (--upgrade, --upgrade-package X).
+lock: $(INSTALLED)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --no-header --quiet --output-file $(LOCK) \
+		$(LOCK_ARGS)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+
+# Known vulnerabilities in the locked packages (needs the vulnerability database online).
+audit: $(INSTALLED)
+	timeout 120 $(BIN)/pip-audit --require-hashes --disable-pip --progress-spinner off --strict \
+		--timeout 10 -r $(LOCK) || { \
+		echo "make audit: failed; pip-audit's reason is above (no vulnerability database" \
+		     "reachable, or vulnerable packages listed)" >&2; exit 1; }
 
 run: $(INSTALLED)
 	$(BIN)/litemaas-bff dev

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from app.auth import routes as auth_routes
@@ -18,9 +19,10 @@ from app.auth.session import session_middleware
 from app.graphql import ide
 from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
+from app.http.body_limit import BodySizeLimit
 from app.resources import Resources
 from app.services import background
-from app.settings import DEV_LITELLM_MASTER_KEY, Settings
+from app.settings import DEV_LITELLM_MASTER_KEY, Environment, Settings, load_settings
 
 log = logging.getLogger(__name__)
 EMULATOR_URL = "http://litellm-emulator.invalid"
@@ -61,6 +63,7 @@ def create_app(
             *probes.routes,
             *metrics.routes,
         ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)],
         lifespan=lifespan,
     )
     app.state.resources = resources
@@ -69,12 +72,14 @@ def create_app(
 
 
 def create_app_from_env() -> Starlette:
-    """Entry point for uvicorn's `--factory`: settings from the environment.
+    """`litemaas-bff serve`'s factory (uvicorn runs it in each worker): always production."""
+    return create_app(load_settings(Environment.PRODUCTION))
 
-    In development without LITELLM_URL, LiteLLM is the in-process emulator.
-    """
-    settings = Settings()
-    if settings.litellm_url is not None or settings.is_production:
+
+def create_dev_app_from_env() -> Starlette:
+    """`litemaas-bff dev`'s factory: development; without LITELLM_URL, the LiteLLM emulator."""
+    settings = load_settings(Environment.DEVELOPMENT)
+    if settings.litellm_url is not None:
         return create_app(settings)
     from app.litellm_emulator import LiteLLMEmulator
 

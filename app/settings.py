@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from app import secret_strength
 
 # Development defaults: good enough to run on a laptop, refused in production.
 DEV_SESSION_SECRET = "dev-session-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_LITELLM_MASTER_KEY = "sk-dev-master"
 MIN_SECRET_LENGTH = 32
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -39,6 +43,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1)
+    # Bounds on what one request may make the server hold: 413 above the first, 400 above the
+    # second (the request line and headers together).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_request_header_bytes: int = Field(default=16 * 1024, ge=1024)
     log_level: str = "info"
 
     database_url: str = "sqlite+aiosqlite:///./litemaas.db"
@@ -203,10 +211,16 @@ class Settings(BaseSettings):
         return [origin.lower() for origin in origins]
 
     @model_validator(mode="after")
-    def _refuse_incomplete_sso(self) -> Settings:
-        missing = [name for name, value in self._sso_requirements() if not value]
-        if missing:
-            raise ValueError(f"AUTH_MODE={self.auth_mode} needs {', '.join(missing)}")
+    def _refuse_incomplete_configuration(self) -> Settings:
+        # Every problem at once, one line each, naming the setting and never its value.
+        problems = [
+            f"{name}: must be set when AUTH_MODE={self.auth_mode}"
+            for name, value in self._sso_requirements()
+            if not value
+        ]
+        problems += self._production_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def _sso_requirements(self) -> list[tuple[str, object]]:
@@ -224,30 +238,87 @@ class Settings(BaseSettings):
             ]
         return []
 
-    @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> Settings:
+    def _production_problems(self) -> list[str]:
         if not self.is_production:
-            return self
+            return []
         problems = []
-        session_secret = self.session_secret.get_secret_value()
-        if session_secret == DEV_SESSION_SECRET or len(session_secret) < MIN_SECRET_LENGTH:
-            problems.append(
-                f"SESSION_SECRET must be set to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters"
-            )
+        if "database_url" not in self.model_fields_set:
+            # The default SQLite file would live and die with the container.
+            problems.append("DATABASE_URL: must be set (postgresql://USER:PASSWORD@HOST/DATABASE)")
+        problems += _session_secret_problems(self.session_secret.get_secret_value())
         if not self.litellm_url:
-            problems.append("LITELLM_URL must be set")
+            problems.append("LITELLM_URL: must be set to the LiteLLM proxy's address")
         master_key = self.litellm_master_key
         if master_key is None or master_key.get_secret_value() in ("", DEV_LITELLM_MASTER_KEY):
-            problems.append("LITELLM_MASTER_KEY must be set")
+            problems.append("LITELLM_MASTER_KEY: must be set to the LiteLLM proxy's master key")
         if self.auth_mode is AuthMode.DEV:
-            problems.append("AUTH_MODE=dev is not allowed in production (use oidc or openshift)")
+            problems.append(
+                "AUTH_MODE: must be oidc or openshift in production (dev sign-in is for `dev`)"
+            )
         if not self.public_url or not self.public_url.startswith("https://"):
             # The session cookie is Secure in production: over plain HTTP nobody stays signed in.
-            problems.append("PUBLIC_URL must be set to the https:// address browsers use")
-        if problems:
-            raise ValueError("refusing to start with ENV=production: " + "; ".join(problems))
-        return self
+            problems.append("PUBLIC_URL: must be set to the https:// address browsers use")
+        return problems
+
+
+def _session_secret_problems(secret: str) -> list[str]:
+    if secret == DEV_SESSION_SECRET:
+        problem = f"must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
+    elif len(secret) < MIN_SECRET_LENGTH:
+        problem = f"is shorter than {MIN_SECRET_LENGTH} characters"
+    elif not secret_strength.looks_random(secret):
+        problem = "does not look random (words, repeats and sequences are guessed first)"
+    else:
+        return []
+    return [f"SESSION_SECRET: {problem}; generate one with `{GENERATE_SECRET}`"]
+
+
+class ConfigurationError(Exception):
+    """Settings the service cannot start with: one line per problem, never a value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _ConfiguredEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: str | None = None
+
+
+def configured_env() -> str | None:
+    """ENV as the environment or `.env` sets it, before a command decides the mode."""
+    return _ConfiguredEnv().env
+
+
+def load_settings(env: Environment | None = None) -> Settings:
+    """Settings from the environment and `.env`, in mode `env` when a command decides it.
+
+    Raises ConfigurationError, whose lines name each setting and its problem: pydantic's own
+    message would echo the values it was given, secrets included.
+    """
+    try:
+        return Settings() if env is None else Settings(env=env)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    except SettingsError as exc:
+        # 'error parsing value for field "role_groups" from source ...': no value in it.
+        field = re.search(r'field "(\w+)"', str(exc))
+        problem = f"{field[1].upper()}: is not valid JSON" if field else str(exc)
+        raise ConfigurationError([problem]) from None
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            name = str(error["loc"][0]).upper()
+            lines.append(message if message.startswith(f"{name}:") else f"{name}: {message}")
+        else:  # a model validator's lines, each already naming its setting
+            lines.extend(message.splitlines())
+    return lines
 
 
 def _secret(value: SecretStr | None) -> str:

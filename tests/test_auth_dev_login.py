@@ -24,7 +24,7 @@ SSO = {
     "oidc_client_secret": "an-oidc-client-secret",
 }
 PRODUCTION_SECRETS = {
-    "session_secret": "x" * 48,
+    "session_secret": "o3JrWswFC_EF14pNeV02VkYt-sDyP9lhq6NNK6S5pIEez167G4sPWEzBoCRRLXQu",
     "litellm_url": "http://127.0.0.1:9",
     "litellm_master_key": "sk-a-real-master-key",
     "public_url": "https://litemaas.example.com",

@@ -45,7 +45,7 @@ def chromium() -> Path:
 
 @pytest.fixture
 def service_url(database_url: str, db_engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
-    """`litemaas-bff serve` in development mode, on a free loopback port."""
+    """`litemaas-bff dev` on the migrated test database, on a free loopback port."""
     port = _free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -56,7 +56,7 @@ def service_url(database_url: str, db_engine: AsyncEngine, tmp_path: Path) -> It
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "warning",
     }
-    command = [str(Path(sys.executable).with_name("litemaas-bff")), "serve"]
+    command = [str(Path(sys.executable).with_name("litemaas-bff")), "dev", "--no-migrate"]
     # The working directory is empty, so no developer's .env is read.
     with subprocess.Popen(command, env=env, cwd=tmp_path) as server:  # noqa: S603
         try:

@@ -6,11 +6,10 @@ import argparse
 import sys
 
 import uvicorn
-from pydantic import ValidationError
 
 from app.litellm_emulator.emulator import LiteLLMEmulator
 from app.litellm_emulator.server import LOOPBACK, uvicorn_config
-from app.settings import Settings
+from app.settings import ConfigurationError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        production = Settings().is_production
-    except ValidationError as exc:
-        print(f"invalid configuration\n{exc}", file=sys.stderr)
+        production = load_settings().is_production
+    except ConfigurationError as exc:
+        print("invalid configuration", *exc.problems, sep="\n", file=sys.stderr)
         return 2
     if production:
         print("the LiteLLM emulator is refused with ENV=production", file=sys.stderr)

@@ -2,7 +2,7 @@
 // 127.0.0.1 with a throw-away SQLite database (`litemaas-bff dev`) and, unless LITELLM_URL is
 // set, the LiteLLM emulator served beside it (so scenarios can make it fault). Scenarios that
 // need other settings (e.g. a database that is down) get a server of their own
-// (`litemaas-bff serve`) on the same database and LiteLLM.
+// (`litemaas-bff dev --no-migrate`) on the same database and LiteLLM.
 //
 //   npm run smoke                    # uses ../.venv/bin/litemaas-bff and the python beside it
 //   LITEMAAS_BFF=/path/to/litemaas-bff SMOKE_PORTS=4300-4399 npm run smoke
@@ -49,11 +49,11 @@ function startEmulator(workDir) {
   });
 }
 
-function startService({ command, workDir, settings, label }) {
+function startService({ args, workDir, settings, label }) {
   return startServer({
     launch: (port) => ({
       program: EXECUTABLE,
-      args: [command],
+      args,
       env: {
         ENV: "development",
         AUTH_MODE: "dev",
@@ -65,7 +65,7 @@ function startService({ command, workDir, settings, label }) {
       },
     }),
     workDir,
-    label: `litemaas-bff-${command}-${label}`,
+    label: `litemaas-bff-${label}`,
     readyPath: "/healthz",
     ports: PORTS,
   });
@@ -106,11 +106,12 @@ try {
   let index = 0;
   for (const [key, runs] of groups) {
     const settings = { ...litellm, ...JSON.parse(key) };
-    // `dev` migrates the database first; later servers share it as it is.
-    const command = index === 0 ? "dev" : "serve";
-    const service = await startService({ command, workDir, settings, label: String(index) });
+    // The first server migrates the database; later ones share it as it is (one of them has
+    // a database that is down). `serve` is production only: dev sign-in needs `dev`.
+    const args = index === 0 ? ["dev"] : ["dev", "--no-migrate"];
+    const service = await startService({ args, workDir, settings, label: String(index) });
     index += 1;
-    console.log(`litemaas-bff ${command} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
+    console.log(`litemaas-bff ${args.join(" ")} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
     try {
       if (command === "dev") {
         // The check that every operation went by its hash can tell when one did not.

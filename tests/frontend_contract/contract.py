@@ -37,6 +37,7 @@ from graphql import (
 from app.auth.routes import LOGIN_ERROR_CODES, UNSUPPORTED_MEDIA_TYPE
 from app.graphql import trusted_documents, view
 from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
+from app.http.body_limit import REQUEST_TOO_LARGE
 from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ ERROR_MESSAGES_FILE = CONTRACT_DIR / "error-messages.json"
 PERSISTED_DOCUMENTS_FILE = CONTRACT_DIR / "persisted-documents.json"
 
 # Failures that stay in the response's top-level `errors` (DESIGN.md), not in `ErrorCode`:
-# refusals, and failures the client did not cause.
+# refusals, and failures the client did not cause; and a request refused before GraphQL.
 TOP_LEVEL_ERROR_CODES = frozenset(
     {"UNAUTHENTICATED", "FORBIDDEN", DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR}
     # Requests that never reach execution: refused documents, malformed requests.
@@ -61,6 +62,7 @@ TOP_LEVEL_ERROR_CODES = frozenset(
         view.BAD_USER_INPUT,
         view.OPERATION_RESOLUTION_FAILURE,
     }
+    | {REQUEST_TOO_LARGE}
 )
 # Codes the sign-in routes answer outside GraphQL: a refused sign-in sends the browser to the
 # frontend with one in `?loginError=`; the development login refuses a body that is not JSON.

@@ -21,7 +21,8 @@ MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 PRODUCTION = {
     "ENV": "production",
     "AUTH_MODE": "oidc",
-    "SESSION_SECRET": "s" * 40,
+    "SESSION_SECRET": "o3JrWswFC_EF14pNeV02VkYt-sDyP9lhq6NNK6S5pIEez167G4sPWEzBoCRRLXQu",
+    "DATABASE_URL": "postgresql://litemaas@127.0.0.1:5432/litemaas",
     "LITELLM_URL": "http://127.0.0.1:4000",
     "LITELLM_MASTER_KEY": "sk-production-master",
     "OIDC_ISSUER": "https://sso.example.com",

@@ -1,0 +1,137 @@
+"""`litemaas-bff serve` is production: it refuses to guess, and runs without dev conveniences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.main import create_app_from_env
+from app.settings import ConfigurationError
+from tests.served import production_environment, run_cli, served
+
+MISSING_IN_AN_EMPTY_ENVIRONMENT = [
+    "DATABASE_URL",
+    "SESSION_SECRET",
+    "LITELLM_URL",
+    "LITELLM_MASTER_KEY",
+    "AUTH_MODE",
+    "PUBLIC_URL",
+]
+
+
+def test_serve_with_an_empty_environment_refuses_and_lists_every_missing_setting(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(["serve"], env={}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    problems = result.stderr.splitlines()[1:]
+    assert [line.split(":")[0].strip() for line in problems] == MISSING_IN_AN_EMPTY_ENVIRONMENT
+    assert "secrets.token_urlsafe(48)" in result.stderr
+    assert not (tmp_path / "litemaas.db").exists()  # nothing was created on the side
+
+
+def test_serve_refuses_env_development_and_points_at_dev(tmp_path: Path) -> None:
+    result = run_cli(["serve"], env={"ENV": "development"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "litemaas-bff dev" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_reads_env_development_from_a_dot_env_file_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ENV=development\n")
+
+    result = run_cli(["serve"], env={}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "litemaas-bff dev" in result.stderr
+
+
+def test_dev_refuses_env_production(tmp_path: Path) -> None:
+    result = run_cli(["dev"], env={"ENV": "production"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "litemaas-bff serve" in result.stderr
+
+
+SECRETS = {
+    "SESSION_SECRET": "Hq3Lr8Mv2Ty6",  # too short: refused, and never shown
+    "OIDC_CLIENT_SECRET": "Qx7mVb2nLk9pRt4wZs1yHc",
+    "LITELLM_MASTER_KEY": "sk-Jd8fGh3kLm6nPq0rSt5v",
+    "DATABASE_URL": "postgresql://litemaas:Wz4xCv7bNm2aSd9fGh@db.example.com/litemaas",
+}
+
+
+@pytest.mark.parametrize("broken", [{"PUBLIC_URL": "http://plain"}, {"PORT": "eighty"}])
+def test_serve_never_prints_a_secret_in_a_configuration_error(
+    tmp_path: Path, broken: dict[str, str]
+) -> None:
+    env = {**production_environment("unused"), **SECRETS, **broken}
+
+    result = run_cli(["serve"], env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert next(iter(broken)) in output
+    for secret in SECRETS.values():
+        own = secret.rsplit(":", 1)[-1].split("@")[0]  # the password of the URL
+        leaked = [own[i : i + 6] for i in range(len(own) - 5) if own[i : i + 6] in output]
+        assert not leaked, f"{leaked} of a secret in: {output}"
+
+
+def test_serve_with_a_complete_production_configuration_starts_as_production(
+    database_url: str, db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Two workers: each builds the app from the environment; neither may start the emulator.
+    env = {**production_environment(database_url), "WEB_CONCURRENCY": "2"}
+    with served("serve", env, tmp_path) as service:
+        ide = httpx.get(f"{service.url}/graphql", headers={"Accept": "text/html"})
+        assets = httpx.get(f"{service.url}/graphiql/graphiql.min.js")
+        dev_login = httpx.post(
+            f"{service.url}/auth/dev-login", json={"username": "mallory", "email": "m@x.org"}
+        )
+        ready = httpx.get(f"{service.url}/readyz")
+        log = service.log_text()
+
+    assert "graphiql" not in ide.text.lower()
+    assert assets.status_code == 404
+    assert dev_login.status_code == 404
+    assert ready.status_code == 200
+    assert log.count("litemaas-bff started (env=production, auth=oidc)") == 2
+    assert "emulator" not in log.lower()
+
+
+def test_the_access_log_never_shows_a_query_string(
+    database_url: str, db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    code, state = "Sp1xAuthCodeQ7w3", "Zt9yStateV4k2Lm"
+    with served("serve", production_environment(database_url), tmp_path) as service:
+        callback = httpx.get(f"{service.url}/auth/callback?code={code}&state={state}")
+        authz = httpx.get(f"{service.url}/authz?model=m1&token=Pw5rSecretR8u")
+        log = service.log_text()
+
+    # No login was started: refused, and the browser sent back to the frontend with the code.
+    assert callback.status_code == 303
+    assert callback.headers["location"].endswith("?loginError=INVALID_STATE")
+    assert authz.status_code == 401
+    assert '"GET /auth/callback HTTP/1.1" 303' in log
+    assert '"GET /authz HTTP/1.1" 401' in log
+    for secret in (code, state, "Pw5rSecretR8u"):
+        assert secret not in log
+
+
+def test_the_production_factory_never_starts_the_emulator(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a worker of `serve` would see if ENV=development reached it some other way.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENV", "development")
+    monkeypatch.delenv("LITELLM_URL", raising=False)
+
+    with pytest.raises(ConfigurationError, match="LITELLM_URL: must be set"):
+        create_app_from_env()
