@@ -108,12 +108,13 @@ try {
     const settings = { ...litellm, ...JSON.parse(key) };
     // The first server migrates the database; later ones share it as it is (one of them has
     // a database that is down). `serve` is production only: dev sign-in needs `dev`.
-    const args = index === 0 ? ["dev"] : ["dev", "--no-migrate"];
+    const first = index === 0;
+    const args = first ? ["dev"] : ["dev", "--no-migrate"];
     const service = await startService({ args, workDir, settings, label: String(index) });
     index += 1;
     console.log(`litemaas-bff ${args.join(" ")} on ${service.baseUrl} ${key === "{}" ? "" : key}`.trimEnd());
     try {
-      if (command === "dev") {
+      if (first) {
         // The check that every operation went by its hash can tell when one did not.
         const problems = await unregisteredOperationProblems(service.baseUrl);
         if (problems.length > 0) {
