@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.counters import Counters
 from app.db.engine import (
     SessionFactory,
     create_engine,
@@ -15,13 +16,12 @@ from app.db.engine import (
     read_only,
 )
 from app.db.reader import Reader
+from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
-from app.services.counters import Counters
-from app.services.failures import Failure
-from app.services.singleflight import SingleFlight
 from app.settings import Settings
+from app.singleflight import SingleFlight
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import strawberry
 
 from app.auth.bearer import bearer_token
 from app.db import models as db
+from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.errors import (
     InvalidApiKeyError,
@@ -22,10 +23,9 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.models import Model
 from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.types import Model
 from app.services import access, api_keys, catalog
-from app.services.failures import Failure, not_found
 
 strawberry.enum(db.ApiKeyStatus, name="ApiKeyStatus")
 

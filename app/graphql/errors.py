@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.services.failures import Failure, FailureCode
+from app.failures import Failure, FailureCode
 
 ErrorCode = strawberry.enum(
     FailureCode,

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import strawberry
 
+from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.errors import NotFoundError, user_error
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import safety
-from app.services.failures import Failure, not_found
 
 strawberry.enum(safety.HoldKind, name="SafetyHoldKind")
 

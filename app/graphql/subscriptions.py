@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from app.db import models as db
+from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.errors import (
     AlreadySubscribedError,
@@ -18,39 +18,9 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.models import Model
 from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.types import Subscription
 from app.services import subscriptions
-from app.services.failures import Failure, not_found
-
-strawberry.enum(db.SubscriptionStatus, name="SubscriptionStatus")
-
-
-@strawberry.type
-class Subscription:
-    id: strawberry.ID
-    model_id: strawberry.ID
-    status: db.SubscriptionStatus
-    created_at: datetime
-    updated_at: datetime
-    cancelled_at: datetime | None
-
-    @strawberry.field
-    async def model(self, info: Info) -> Model:
-        row = await info.context.loaders.model.load(str(self.model_id))
-        assert row is not None, "a subscription's model is never deleted"
-        return Model.from_row(row)
-
-    @classmethod
-    def from_row(cls, row: db.Subscription | subscriptions.ListedSubscription) -> Subscription:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            model_id=strawberry.ID(row.model_id),
-            status=row.status,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cancelled_at=row.cancelled_at,
-        )
 
 
 @strawberry.input

@@ -8,6 +8,7 @@ import strawberry
 
 from app.auth.session import SESSION_COOKIE
 from app.db import models
+from app.failures import not_found
 from app.graphql.context import Info
 from app.graphql.errors import (
     LitellmUnavailableError,
@@ -17,7 +18,6 @@ from app.graphql.errors import (
 )
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
-from app.services.failures import not_found
 
 strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
 

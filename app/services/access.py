@@ -12,10 +12,10 @@ from sqlmodel import SQLModel
 
 from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.db.reader import as_text
+from app.failures import Failure, FailureCode
 from app.resources import Resources
 from app.services import audit, inputs
 from app.services.api_keys import secret_digest
-from app.services.failures import Failure, FailureCode
 from app.settings import ModelAccessEnforcement
 
 log = logging.getLogger(__name__)

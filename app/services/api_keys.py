@@ -30,18 +30,18 @@ from app.db.models import (
     utcnow,
 )
 from app.db.reader import as_text
-from app.litellm.client import GeneratedKey
-from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
-from app.resources import Resources
-from app.services import audit, catalog, inputs, users
-from app.services.catalog import CatalogModel
-from app.services.failures import (
+from app.failures import (
     Failure,
     FailureCode,
     from_litellm_error,
     not_found,
     validation,
 )
+from app.litellm.client import GeneratedKey
+from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.resources import Resources
+from app.services import audit, catalog, inputs, users
+from app.services.catalog import CatalogModel
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from app.db.models import ApiKey, ApiKeyStatus, User, utcnow
+from app.failures import FailureCode
 from app.litellm.client import KeyInfo
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.resources import Resources
 from app.services import api_keys, audit, safety, users
-from app.services.failures import FailureCode
 
 log = logging.getLogger(__name__)
 USERS_PER_PASS = 50

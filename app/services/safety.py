@@ -22,9 +22,9 @@ from enum import StrEnum
 from sqlmodel import col, select
 
 from app.db.models import SafetyHold, utcnow
+from app.failures import Failure, not_found
 from app.resources import Resources
 from app.services import audit
-from app.services.failures import Failure, not_found
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ from app.db.models import (
     utcnow,
 )
 from app.db.reader import Row, as_text
+from app.failures import Failure, FailureCode, from_litellm_error, not_found
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.resources import Resources
 from app.services import api_keys, audit, inputs, users
-from app.services.failures import Failure, FailureCode, from_litellm_error, not_found
 
 log = logging.getLogger(__name__)
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)

@@ -17,16 +17,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
 from app.db.reader import as_text
-from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
-from app.resources import Resources
-from app.services import audit
-from app.services.failures import (
+from app.failures import (
     Failure,
     FailureCode,
     from_litellm_error,
     litellm_unavailable,
     not_found,
 )
+from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.resources import Resources
+from app.services import audit
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

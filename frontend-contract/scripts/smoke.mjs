@@ -30,7 +30,7 @@ function startEmulator(workDir) {
       program: PYTHON,
       args: [
         "-m",
-        "app.litellm_emulator",
+        "litellm_emulator",
         "--port",
         String(port),
         "--master-key",
