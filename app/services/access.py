@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from app.db import reader
 from app.db.models import ApiKey, ApiKeyStatus, utcnow
 from app.db.reader import as_text
 from app.failures import Failure, FailureCode
@@ -24,7 +25,8 @@ _keys = SQLModel.metadata.tables["api_keys"]
 _links = SQLModel.metadata.tables["api_key_models"]
 _users = SQLModel.metadata.tables["users"]
 # The owner's account is part of the one statement: a deactivated user's keys stop at once.
-_KEY_WITH_MODELS = (
+_KEY_WITH_MODELS = reader.statement(
+    "access.key_with_models",
     sa.select(
         _keys.c.id,
         as_text(_keys.c.status),
@@ -37,7 +39,7 @@ _KEY_WITH_MODELS = (
             _links, _links.c.api_key_id == _keys.c.id
         )
     )
-    .where(_keys.c.secret_sha256 == sa.bindparam("digest"))
+    .where(_keys.c.secret_sha256 == sa.bindparam("digest")),
 )
 
 

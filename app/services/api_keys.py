@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import reader
 from app.db.models import (
     ApiKey,
     ApiKeyModel,
@@ -111,21 +112,26 @@ _KEY_COLUMNS = (
 )
 # The keys with their models, one row per key and model (one row with no model for a key
 # that has none).
-_LISTING = (
+_LISTING = reader.statement(
+    "api_keys.listing",
     sa.select(*_KEY_COLUMNS, *catalog.MODEL_COLUMNS)
     .select_from(
         _keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id).outerjoin(
             catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id
         )
     )
-    .where(_keys.c.user_id == sa.bindparam("user_id"), _keys.c.status != ApiKeyStatus.PENDING)
-    .order_by(_keys.c.created_at.desc(), _keys.c.id, catalog.MODELS.c.id)
+    .where(
+        _keys.c.user_id == sa.bindparam("user_id"),
+        as_text(_keys.c.status) != ApiKeyStatus.PENDING.value,
+    )
+    .order_by(_keys.c.created_at.desc(), _keys.c.id, catalog.MODELS.c.id),
 )
-_KEY_MODELS = (
+_KEY_MODELS = reader.statement(
+    "api_keys.key_models",
     sa.select(*catalog.MODEL_COLUMNS)
     .select_from(_links.join(catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id))
     .where(_links.c.api_key_id == sa.bindparam("key_id"))
-    .order_by(catalog.MODELS.c.id)
+    .order_by(catalog.MODELS.c.id),
 )
 
 

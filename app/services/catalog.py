@@ -13,6 +13,7 @@ import orjson
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
+from app.db import reader
 from app.db.models import Model, utcnow
 from app.db.reader import as_text
 from app.resources import Resources
@@ -99,7 +100,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(CatalogModel))
 # What a statement selects for `model_from_row`, after any columns of its own.
 MODEL_COLUMNS = tuple(as_text(MODELS.c[f]) if f == "capabilities" else MODELS.c[f] for f in _FIELDS)
 # The catalogue is LiteLLM's deployments: small enough to read whole, in one statement.
-_CATALOGUE = sa.select(*MODEL_COLUMNS).order_by(MODELS.c.id)
+_CATALOGUE = reader.statement("catalog.catalogue", sa.select(*MODEL_COLUMNS).order_by(MODELS.c.id))
 
 
 def model_from_row(values: Sequence[Any]) -> CatalogModel:

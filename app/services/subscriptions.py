@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import reader
 from app.db.models import (
     ApiKey,
     ApiKeyModel,
@@ -55,15 +56,18 @@ _LISTED = sa.select(
     _subscriptions.c.updated_at,
     _subscriptions.c.cancelled_at,
 ).order_by(_subscriptions.c.created_at.desc())
-_OF_USER = _LISTED.where(_subscriptions.c.user_id == sa.bindparam("user_id"))
+_OF_USER = reader.statement(
+    "subscriptions.of_user", _LISTED.where(_subscriptions.c.user_id == sa.bindparam("user_id"))
+)
 # The same, only while the session is current (its user active, its generation not ended):
 # a public page that shows the caller's subscriptions checks the session in this statement.
-_OF_SESSION = _LISTED.join_from(
-    _subscriptions, _users, _users.c.id == _subscriptions.c.user_id
-).where(
-    _subscriptions.c.user_id == sa.bindparam("user_id"),
-    _users.c.session_generation == sa.bindparam("generation"),
-    _users.c.is_active,
+_OF_SESSION = reader.statement(
+    "subscriptions.of_session",
+    _LISTED.join_from(_subscriptions, _users, _users.c.id == _subscriptions.c.user_id).where(
+        _subscriptions.c.user_id == sa.bindparam("user_id"),
+        _users.c.session_generation == sa.bindparam("generation"),
+        _users.c.is_active,
+    ),
 )
 
 

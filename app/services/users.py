@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import reader
 from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
 from app.db.reader import as_text
 from app.failures import (
@@ -103,10 +104,13 @@ class SignedIn:
 _users = SQLModel.metadata.tables["users"]
 # The session's generation is compared here, in the one read a signed-in request makes, so
 # ending sessions costs the hot path nothing.
-_SIGNED_IN = sa.select(_users.c.id, as_text(_users.c.roles)).where(
-    _users.c.id == sa.bindparam("user_id"),
-    _users.c.session_generation == sa.bindparam("generation"),
-    _users.c.is_active,
+_SIGNED_IN = reader.statement(
+    "users.signed_in",
+    sa.select(_users.c.id, as_text(_users.c.roles)).where(
+        _users.c.id == sa.bindparam("user_id"),
+        _users.c.session_generation == sa.bindparam("generation"),
+        _users.c.is_active,
+    ),
 )
 
 
