@@ -81,6 +81,13 @@ class Served:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_for_log(self, line: str, *, count: int = 1, seconds: float = 30) -> str:
+        """The log once `line` is in it `count` times (workers start one after another)."""
+        deadline = time.monotonic() + seconds
+        while (text := self.log_text()).count(line) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return text
+
 
 @contextmanager
 def served(

@@ -13,6 +13,7 @@ from app.settings import ConfigurationError
 from litellm_emulator.dev_app import EMULATOR_MODELS
 from tests.served import WITHOUT_EMULATOR, production_environment, run_cli, served
 
+STARTED_IN_PRODUCTION = "litemaas-bff started (env=production, auth=oidc)"
 MISSING_IN_AN_EMPTY_ENVIRONMENT = [
     "DATABASE_URL",
     "SESSION_SECRET",
@@ -97,13 +98,14 @@ def test_serve_with_a_complete_production_configuration_starts_as_production(
             f"{service.url}/auth/dev-login", json={"username": "mallory", "email": "m@x.org"}
         )
         ready = httpx.get(f"{service.url}/readyz")
-        log = service.log_text()
+        # The first worker to start answers; the second may still be starting.
+        log = service.wait_for_log(STARTED_IN_PRODUCTION, count=2)
 
     assert "graphiql" not in ide.text.lower()
     assert assets.status_code == 404
     assert dev_login.status_code == 404
     assert ready.status_code == 200
-    assert log.count("litemaas-bff started (env=production, auth=oidc)") == 2
+    assert log.count(STARTED_IN_PRODUCTION) == 2
     assert "emulator" not in log.lower()
 
 
