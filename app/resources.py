@@ -15,11 +15,16 @@ from app.db.engine import (
     read_only,
 )
 from app.db.reader import Reader
+from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.safety import SafetyHoldRepository
+from app.db.repositories.subscriptions import SubscriptionRepository
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
 from app.services.counters import Counters
 from app.services.failures import Failure
+from app.services.safety import Valve
 from app.services.singleflight import SingleFlight
 from app.settings import Settings
 
@@ -31,6 +36,10 @@ class Resources:
     sessions: SessionFactory
     reads: SessionFactory  # single read statements, outside any transaction
     reader: Reader  # the hottest single reads, at the driver's speed
+    api_keys: ApiKeyRepository
+    catalogue: CatalogueRepository
+    safety_holds: SafetyHoldRepository
+    subscriptions: SubscriptionRepository
     http: httpx.AsyncClient
     litellm: LiteLLMClient
     # Concurrent LiteLLM user syncs for one user share one attempt.
@@ -61,15 +70,26 @@ class Resources:
             fail_max=settings.litellm_breaker_fail_max,
             reset_timeout=timedelta(seconds=settings.litellm_breaker_reset_seconds),
         )
+        sessions = create_session_factory(engine)
+        reads = create_session_factory(read_only(engine))
+        reader = Reader(engine, pool_size=settings.database_pool_size)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
-            reads=create_session_factory(read_only(engine)),
-            reader=Reader(engine, pool_size=settings.database_pool_size),
+            sessions=sessions,
+            reads=reads,
+            reader=reader,
+            api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
+            catalogue=CatalogueRepository(sessions=sessions, reader=reader),
+            safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
+            subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )
+
+    @property
+    def valve(self) -> Valve:
+        return Valve(holds=self.safety_holds, settings=self.settings, counters=self.counters)
 
     async def close(self) -> None:
         await self.http.aclose()

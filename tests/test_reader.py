@@ -16,7 +16,8 @@ from sqlmodel import SQLModel
 from app.db import migrate
 from app.db.models import ApiKeyStatus
 from app.db.reader import Reader, as_text
-from app.services import access, api_keys, catalog, subscriptions, users
+from app.db.repositories import api_keys, catalogue, subscriptions
+from app.services import users
 
 USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 NOW = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
@@ -115,13 +116,13 @@ async def readers(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple
 # The service's hot statements, with parameters that find rows.
 STATEMENTS: dict[str, tuple[sa.Select[Any], dict[str, Any]]] = {
     "signed-in user": (users._SIGNED_IN, {"user_id": USER_ID, "generation": 0}),
-    "key listing": (api_keys._LISTING, {"user_id": USER_ID}),
-    "a key's models": (api_keys._KEY_MODELS, {"key_id": KEYS[0]}),
-    "access check": (access._KEY_WITH_MODELS, {"digest": f"{0:064x}"}),
-    "catalogue": (catalog._CATALOGUE, {}),
-    "a user's subscriptions": (subscriptions._OF_USER, {"user_id": USER_ID}),
+    "key listing": (api_keys.LISTING, {"user_id": USER_ID}),
+    "one key with its models": (api_keys.ONE, {"key_id": KEYS[0]}),
+    "access check": (api_keys.ACCESS, {"digest": f"{0:064x}"}),
+    "catalogue": (catalogue.CATALOGUE, {}),
+    "a user's subscriptions": (subscriptions.OF_USER, {"user_id": USER_ID}),
     "a session's subscriptions": (
-        subscriptions._OF_SESSION,
+        subscriptions.OF_SESSION,
         {"user_id": USER_ID, "generation": 0},
     ),
 }
@@ -148,9 +149,12 @@ async def test_same_rows_on_postgresql_and_sqlite(
 async def test_the_services_read_the_rows_they_were_given(
     readers: tuple[Reader, Reader],
 ) -> None:
-    listing = [tuple(r) for r in await readers[0].all(api_keys._LISTING, {"user_id": USER_ID})]
+    rows = await readers[0].all(api_keys.LISTING, {"user_id": USER_ID})
+    listing = [
+        dict(zip(api_keys.LISTING.selected_columns.keys(), row, strict=True)) for row in rows
+    ]
     # Newest first, the pending key left out, one row per model link.
-    assert [(row[0], row[3], row[10]) for row in listing] == [
+    assert [(row["id"], row["status"], row["model_id"]) for row in listing] == [
         (KEYS[0], ApiKeyStatus.ACTIVE, "m1"),
         (KEYS[0], ApiKeyStatus.ACTIVE, "ollama/llama2"),
         (KEYS[1], ApiKeyStatus.REVOKED, "m1"),

@@ -1,4 +1,4 @@
-"""The model catalogue: `Model`, `models`, `model`."""
+"""The model catalogue: the `Model` type, `models`, `model`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from app.graphql.context import Info
 from app.services import catalog
 
 if TYPE_CHECKING:
-    from app.graphql.subscriptions import Subscription
+    from app.graphql.subscriptions import SubscriptionType
 
 
-@strawberry.type(description="A model served by LiteLLM; `id` is LiteLLM's model name.")
-class Model:
+@strawberry.type(
+    name="Model", description="A model served by LiteLLM; `id` is LiteLLM's model name."
+)
+class ModelType:
     id: strawberry.ID
     name: str
     provider: str | None
@@ -33,14 +35,14 @@ class Model:
     @strawberry.field(description="The caller's subscription to this model, if any.")
     async def subscription(
         self, info: Info
-    ) -> Annotated[Subscription, strawberry.lazy("app.graphql.subscriptions")] | None:
-        from app.graphql.subscriptions import Subscription
+    ) -> Annotated[SubscriptionType, strawberry.lazy("app.graphql.subscriptions")] | None:
+        from app.graphql.subscriptions import SubscriptionType
 
         found = await info.context.loaders.my_subscription.load(str(self.id))
-        return Subscription.from_row(found) if found is not None else None
+        return SubscriptionType.from_read(found) if found is not None else None
 
     @classmethod
-    def from_row(cls, row: catalog.CatalogModel) -> Model:
+    def from_read(cls, row: catalog.ModelRead) -> ModelType:
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
@@ -59,13 +61,13 @@ class Model:
 @strawberry.type
 class ModelQuery:
     @strawberry.field(description="The model catalogue (public).")
-    async def models(self, info: Info, include_unavailable: bool = False) -> list[Model]:
+    async def models(self, info: Info, include_unavailable: bool = False) -> list[ModelType]:
         rows = await catalog.list_models(
-            resources=info.context.resources, include_unavailable=include_unavailable
+            models=info.context.resources.catalogue, include_unavailable=include_unavailable
         )
-        return [Model.from_row(r) for r in rows]
+        return [ModelType.from_read(r) for r in rows]
 
     @strawberry.field(description="One model by id (ids may contain `/`).")
-    async def model(self, info: Info, id: strawberry.ID) -> Model | None:
+    async def model(self, info: Info, id: strawberry.ID) -> ModelType | None:
         row = await info.context.loaders.model.load(str(id))
-        return Model.from_row(row) if row is not None else None
+        return ModelType.from_read(row) if row is not None else None

@@ -7,46 +7,45 @@ from typing import Annotated
 
 import strawberry
 
-from app.db import models as db
 from app.graphql.context import Info
+from app.graphql.enums import SubscriptionStatusEnum, api_value
 from app.graphql.errors import (
     AlreadySubscribedError,
     LitellmUnavailableError,
     NotFoundError,
     UserNotFoundLitellmError,
     ValidationError,
+    not_in_result,
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.models import Model
+from app.graphql.models import ModelType
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.services import subscriptions
+from app.services import subscriptions, users
 from app.services.failures import Failure, not_found
 
-strawberry.enum(db.SubscriptionStatus, name="SubscriptionStatus")
 
-
-@strawberry.type
-class Subscription:
+@strawberry.type(name="Subscription")
+class SubscriptionType:
     id: strawberry.ID
     model_id: strawberry.ID
-    status: db.SubscriptionStatus
+    status: SubscriptionStatusEnum
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
 
     @strawberry.field
-    async def model(self, info: Info) -> Model:
+    async def model(self, info: Info) -> ModelType:
         row = await info.context.loaders.model.load(str(self.model_id))
         assert row is not None, "a subscription's model is never deleted"
-        return Model.from_row(row)
+        return ModelType.from_read(row)
 
     @classmethod
-    def from_row(cls, row: db.Subscription | subscriptions.ListedSubscription) -> Subscription:
+    def from_read(cls, row: subscriptions.SubscriptionRead) -> SubscriptionType:
         return cls(
             id=strawberry.ID(str(row.id)),
             model_id=strawberry.ID(row.model_id),
-            status=row.status,
+            status=api_value(SubscriptionStatusEnum, row.status),
             created_at=row.created_at,
             updated_at=row.updated_at,
             cancelled_at=row.cancelled_at,
@@ -60,25 +59,28 @@ class SubscriptionCreateInput:
 
 @strawberry.type
 class SubscriptionCreateSuccess:
-    subscription: Subscription
+    subscription: SubscriptionType
 
 
 @strawberry.type
 class SubscriptionCancelSuccess:
-    subscription: Subscription
+    subscription: SubscriptionType
 
 
-SubscriptionCreateResult = Annotated[
-    SubscriptionCreateSuccess
-    | AlreadySubscribedError
+SubscriptionCreateError = (
+    AlreadySubscribedError
     | NotFoundError
     | LitellmUnavailableError
     | UserNotFoundLitellmError
-    | ValidationError,
+    | ValidationError
+)
+SubscriptionCreateResult = Annotated[
+    SubscriptionCreateSuccess | SubscriptionCreateError,
     strawberry.union("SubscriptionCreateResult"),
 ]
+SubscriptionCancelError = NotFoundError | LitellmUnavailableError
 SubscriptionCancelResult = Annotated[
-    SubscriptionCancelSuccess | NotFoundError | LitellmUnavailableError,
+    SubscriptionCancelSuccess | SubscriptionCancelError,
     strawberry.union("SubscriptionCancelResult"),
 ]
 
@@ -91,12 +93,14 @@ class SubscriptionQuery:
     )
     async def subscriptions(
         self, info: Info, user_id: strawberry.ID | None = None
-    ) -> list[Subscription]:
+    ) -> list[SubscriptionType]:
         owner = await info.context.owner(user_id)
         if owner is None:
             return []
-        rows = await subscriptions.list_for_user(resources=info.context.resources, user_id=owner)
-        return [Subscription.from_row(r) for r in rows]
+        rows = await subscriptions.list_for_user(
+            subscriptions=info.context.resources.subscriptions, user_id=owner
+        )
+        return [SubscriptionType.from_read(r) for r in rows]
 
 
 @strawberry.type
@@ -109,12 +113,22 @@ class SubscriptionMutation:
         self, info: Info, input: SubscriptionCreateInput
     ) -> SubscriptionCreateResult:
         user = await info.context.user()
+        resources = info.context.resources
         result = await subscriptions.create(
-            resources=info.context.resources, user_id=user.id, model_id=str(input.model_id)
+            subscriptions=resources.subscriptions,
+            models=resources.catalogue,
+            ensure_litellm_user=lambda user_id: users.ensure_litellm_user(
+                resources=resources, user_id=user_id
+            ),
+            user_id=user.id,
+            model_id=str(input.model_id),
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return SubscriptionCreateSuccess(subscription=Subscription.from_row(result))
+            error = user_error(result)
+            if isinstance(error, SubscriptionCreateError):
+                return error
+            raise not_in_result(result)
+        return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
 
     @strawberry.mutation(
         description="Cancel a subscription; the model is first removed from the caller's keys.",
@@ -123,13 +137,21 @@ class SubscriptionMutation:
     async def subscription_cancel(self, info: Info, id: strawberry.ID) -> SubscriptionCancelResult:
         user = await info.context.user()
         subscription_id = parse_uuid(id)
-        result: db.Subscription | Failure = (
+        resources = info.context.resources
+        result = (
             not_found("Subscription")
             if subscription_id is None
             else await subscriptions.cancel(
-                resources=info.context.resources, user_id=user.id, subscription_id=subscription_id
+                subscriptions=resources.subscriptions,
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                user_id=user.id,
+                subscription_id=subscription_id,
             )
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return SubscriptionCancelSuccess(subscription=Subscription.from_row(result))
+            error = user_error(result)
+            if isinstance(error, SubscriptionCancelError):
+                return error
+            raise not_in_result(result)
+        return SubscriptionCancelSuccess(subscription=SubscriptionType.from_read(result))

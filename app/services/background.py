@@ -29,7 +29,7 @@ async def start_up(*, resources: Resources) -> None:
     reports the outage on `health` and /readyz, and the periodic jobs catch up.
     """
     try:
-        await catalog.sync_models(resources=resources)
+        await _sync_catalogue(resources)
     except LiteLLMError as exc:
         log.warning("model catalogue not synced at start (serving the last one): %s", exc)
     except Exception:
@@ -50,9 +50,7 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "catalogue sync",
             settings.catalog_sync_interval_seconds,
-            lambda: one_worker(
-                resources, "catalogue sync", lambda: catalog.sync_models(resources=resources)
-            ),
+            lambda: one_worker(resources, "catalogue sync", lambda: _sync_catalogue(resources)),
         ),
         (
             "reconcile",
@@ -111,3 +109,9 @@ async def _held(resources: Resources, name: str) -> AsyncIterator[bool]:
             yield True
         finally:
             await conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
+
+
+async def _sync_catalogue(resources: Resources) -> object:
+    return await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )

@@ -25,10 +25,13 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from app.db.models import ApiKey, ApiKeyStatus, User, utcnow
+from app.db.repositories import audit
+from app.db.repositories.api_keys import LIVE_STATUSES, mark_revoked
+from app.db.repositories.safety import HoldKind
 from app.litellm.client import KeyInfo
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.resources import Resources
-from app.services import api_keys, audit, safety, users
+from app.services import api_keys, users
 from app.services.failures import FailureCode
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ class ReconcileReport:
     pending_keys_removed: int = 0
     orphan_litellm_keys_deleted: int = 0
     missing_keys_revoked: int = 0
-    held: list[safety.HoldKind] = field(default_factory=list)
+    held: list[HoldKind] = field(default_factory=list)
     keys_blocked: int = 0
     keys_unblocked: int = 0
     stopped_early: str | None = None
@@ -90,11 +93,11 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
 
     for key in rows.values():
         if key.status is ApiKeyStatus.PENDING and key.created_at < stale_before:
-            if not await api_keys.delete_litellm_key(resources=resources, key=key):
-                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
-            if await api_keys.remove_pending_row(
-                resources=resources, key_id=key.id, action="api_key.pending_removed"
+            if not await api_keys.delete_litellm_key(
+                litellm=resources.litellm, key_id=key.id, user_id=key.user_id
             ):
+                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
+            if await resources.api_keys.remove_pending(key.id, action="api_key.pending_removed"):
                 report.pending_keys_removed += 1
 
     # LiteLLM keys this service made, by the key row they were made for.
@@ -107,10 +110,10 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
     orphans = {
         row_id: token
         for row_id, token in made_here.items()
-        if (row := rows.get(row_id)) is None or row.status not in api_keys.LIVE_STATUSES
+        if (row := rows.get(row_id)) is None or row.status not in LIVE_STATUSES
     }
     allowed = await _permitted(
-        resources, report, safety.HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
+        resources, report, HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
     )
     for row_id, token in orphans.items():
         if row_id not in allowed:
@@ -136,7 +139,7 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         if key.updated_at < listed_at and key.secret_sha256 not in live_tokens
     }
     allowed = await _permitted(
-        resources, report, safety.HoldKind.REVOKE_MISSING_KEYS, missing, total=len(active)
+        resources, report, HoldKind.REVOKE_MISSING_KEYS, missing, total=len(active)
     )
     for key_id, key in missing.items():
         if key_id in allowed:
@@ -147,14 +150,14 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
 async def _permitted(
     resources: Resources,
     report: ReconcileReport,
-    kind: safety.HoldKind,
+    kind: HoldKind,
     proposed: Collection[uuid.UUID],
     *,
     total: int,
 ) -> set[uuid.UUID]:
     """The proposed key ids the safety valve lets this pass change."""
-    allowed = await safety.permitted(
-        resources=resources, kind=kind, proposed=[str(i) for i in proposed], total=total
+    allowed = await resources.valve.permitted(
+        kind=kind, proposed=[str(i) for i in proposed], total=total
     )
     if len(allowed) < len(proposed):
         report.held.append(kind)
@@ -193,7 +196,7 @@ async def _match_blocking_to_owners(
         await _set_blocked(resources, report, rows[row_id], token, blocked=True)
     to_unblock = changes(blocked=False)
     allowed = await _permitted(
-        resources, report, safety.HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live)
+        resources, report, HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live)
     )
     for row_id, token in to_unblock.items():
         if row_id in allowed:
@@ -230,7 +233,7 @@ def _row_id(info: KeyInfo) -> uuid.UUID | None:
 
 async def _revoke_missing(resources: Resources, key: ApiKey) -> None:
     async with resources.sessions() as session:
-        await api_keys.mark_revoked(session, [key.id])
+        await mark_revoked(session, [key.id])
         audit.record(
             session,
             actor_id=key.user_id,

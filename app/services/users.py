@@ -17,9 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
 from app.db.reader import as_text
+from app.db.repositories import audit
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.resources import Resources
-from app.services import audit
 from app.services.failures import (
     Failure,
     FailureCode,

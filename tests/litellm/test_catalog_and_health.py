@@ -45,7 +45,9 @@ async def test_added_and_removed_models_appear_and_become_unavailable(
     emulator.add_model("ollama/llama2")
     emulator.remove_model("m2")
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert (result.added, result.unavailable) == (1, 1)
     assert await _catalogue(portal) == {"m1": True, "ollama/llama2": True}
@@ -58,7 +60,9 @@ async def test_added_and_removed_models_appear_and_become_unavailable(
     assert (gone["id"], gone["available"]) == ("m2", False)
 
     emulator.add_model("m2")  # back again
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     assert await _catalogue(portal) == {"m1": True, "m2": True, "ollama/llama2": True}
 
 
@@ -68,7 +72,9 @@ async def test_litellm_down_serves_the_last_catalogue(
     emulator.faults.down = True
 
     with pytest.raises(LiteLLMUnavailable):
-        await catalog.sync_models(resources=resources)
+        await catalog.sync_models(
+            models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+        )
 
     assert await _catalogue(portal) == {"m1": True, "m2": True}
 

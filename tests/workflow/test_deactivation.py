@@ -143,7 +143,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     # the pass holds it until an admin confirms.
     held = await reconcile.reconcile(resources=resources)
     still_blocked = [k.blocked for k in emulator.keys.values()]
-    [hold] = await safety.list_holds(resources=resources)
+    [hold] = await safety.list_holds(holds=resources.safety_holds)
     admin = await users.sign_in(
         resources=resources,
         identity=users.LoginIdentity(
@@ -156,7 +156,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
         ),
     )
     assert isinstance(admin, User)
-    await safety.confirm(resources=resources, hold_id=hold.id, actor_id=admin.id)
+    await safety.confirm(holds=resources.safety_holds, hold_id=hold.id, actor_id=admin.id)
     unblocked = await reconcile.reconcile(resources=resources)
 
     assert failed is not None

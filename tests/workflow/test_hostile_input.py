@@ -15,8 +15,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import ApiKey, AuditEvent, Subscription
+from app.db.repositories import audit
 from app.litellm_emulator import LiteLLMEmulator
-from app.services import audit
 from tests import documents
 from tests.portal import Portal
 

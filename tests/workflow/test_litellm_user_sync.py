@@ -101,7 +101,9 @@ async def test_twenty_concurrent_first_requests_create_one_litellm_user(
     user_id = await portal.login()  # LiteLLM down: the user is not there yet
     emulator.faults.clear()
     emulator.faults.latency = 0.02  # LiteLLM takes a moment, as a real one does
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     results = await asyncio.gather(*(portal.subscribe(m) for m in models))
 

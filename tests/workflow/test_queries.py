@@ -94,7 +94,9 @@ async def test_model_ids_with_slashes_round_trip(
     from app.services import catalog
 
     emulator.add_model("ollama/llama2")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     await portal.login()
 
     model = (await portal.data(documents.MODEL, id="ollama/llama2"))["model"]

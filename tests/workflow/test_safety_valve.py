@@ -292,9 +292,9 @@ async def test_a_hold_is_seen_by_every_worker_and_survives_a_restart(
 
     other = Resources.open(settings, litellm_transport=httpx.ASGITransport(app=empty_litellm.app))
     try:
-        [hold] = await safety.list_holds(resources=other)
+        [hold] = await safety.list_holds(holds=other.safety_holds)
         report = await reconcile.reconcile(resources=other)
-        [again] = await safety.list_holds(resources=other)
+        [again] = await safety.list_holds(holds=other.safety_holds)
     finally:
         await other.close()
     assert hold.kind is safety.HoldKind.REVOKE_MISSING_KEYS
@@ -312,7 +312,9 @@ async def test_an_empty_model_list_retires_no_model(
     for name in ("m1", "m2"):
         emulator.remove_model(name)
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert result.unavailable == 0
     async with AsyncSession(db_engine) as session:
@@ -326,7 +328,9 @@ async def test_an_empty_model_list_retires_no_model(
 
     emulator.add_model("m1")
     emulator.add_model("m2")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     assert (await _health(portal))["safetyHolds"] == []
 
 
@@ -334,10 +338,14 @@ async def test_one_model_gone_among_several_is_retired(
     portal: Portal, emulator: LiteLLMEmulator, resources: Resources
 ) -> None:
     emulator.add_model("m3")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     emulator.remove_model("m2")
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert result.unavailable == 1
     assert (await _health(portal))["safetyHolds"] == []
@@ -396,9 +404,9 @@ async def test_against_a_litellm_that_has_never_seen_the_keys(
 
     # Confirmed (by an administrator: the service call, as the mutation makes it).
     confirmed = await safety.confirm(
-        resources=stack.resources, hold_id=uuid.UUID(hold["id"]), actor_id=user_id
+        holds=stack.resources.safety_holds, hold_id=uuid.UUID(hold["id"]), actor_id=user_id
     )
-    assert isinstance(confirmed, safety.Hold)
+    assert isinstance(confirmed, safety.HoldRead)
     report = await reconcile.reconcile(resources=stack.resources)
 
     assert report.missing_keys_revoked == 3
