@@ -19,6 +19,7 @@ from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.catalogue import CatalogueRepository
 from app.db.repositories.safety import SafetyHoldRepository
 from app.db.repositories.subscriptions import SubscriptionRepository
+from app.db.repositories.users import UserRepository
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
@@ -26,6 +27,7 @@ from app.services.counters import Counters
 from app.services.failures import Failure
 from app.services.safety import Valve
 from app.services.singleflight import SingleFlight
+from app.services.users import LiteLLMUserSync
 from app.settings import Settings
 
 
@@ -40,11 +42,12 @@ class Resources:
     catalogue: CatalogueRepository
     safety_holds: SafetyHoldRepository
     subscriptions: SubscriptionRepository
+    users: UserRepository
     http: httpx.AsyncClient
     litellm: LiteLLMClient
-    # Concurrent LiteLLM user syncs for one user share one attempt.
-    user_sync: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
     counters: Counters = field(default_factory=Counters)
+    # Concurrent LiteLLM user syncs for one user share one attempt.
+    user_sync_flights: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
 
     @classmethod
     def open(
@@ -83,8 +86,19 @@ class Resources:
             catalogue=CatalogueRepository(sessions=sessions, reader=reader),
             safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
             subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
+            users=UserRepository(sessions=sessions, reads=reads, reader=reader),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
+        )
+
+    @property
+    def user_sync(self) -> LiteLLMUserSync:
+        return LiteLLMUserSync(
+            users=self.users,
+            litellm=self.litellm,
+            settings=self.settings,
+            counters=self.counters,
+            flights=self.user_sync_flights,
         )
 
     @property

@@ -16,8 +16,7 @@ from sqlmodel import SQLModel
 from app.db import migrate
 from app.db.models import ApiKeyStatus
 from app.db.reader import Reader, as_text
-from app.db.repositories import api_keys, catalogue, subscriptions
-from app.services import users
+from app.db.repositories import api_keys, catalogue, subscriptions, users
 
 USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 NOW = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
@@ -115,7 +114,7 @@ async def readers(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[tuple
 
 # The service's hot statements, with parameters that find rows.
 STATEMENTS: dict[str, tuple[sa.Select[Any], dict[str, Any]]] = {
-    "signed-in user": (users._SIGNED_IN, {"user_id": USER_ID, "generation": 0}),
+    "signed-in user": (users.SIGNED_IN, {"user_id": USER_ID, "generation": 0}),
     "key listing": (api_keys.LISTING, {"user_id": USER_ID}),
     "one key with its models": (api_keys.ONE, {"key_id": KEYS[0]}),
     "access check": (api_keys.ACCESS, {"digest": f"{0:064x}"}),

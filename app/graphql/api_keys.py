@@ -24,7 +24,7 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.models import ModelType
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.services import access, api_keys, catalog, users
+from app.services import access, api_keys, catalog
 from app.services.failures import Failure, not_found
 
 
@@ -172,9 +172,7 @@ class ApiKeyMutation:
         result = await api_keys.create(
             keys=resources.api_keys,
             litellm=resources.litellm,
-            ensure_litellm_user=lambda user_id: users.ensure_litellm_user(
-                resources=resources, user_id=user_id
-            ),
+            ensure_litellm_user=resources.user_sync.ensure,
             max_active_keys=resources.settings.max_active_keys_per_user,
             user_id=user.id,
             request=api_keys.NewApiKey(

@@ -41,7 +41,7 @@ class Context:
         if self._user is None:
             self._user = asyncio.create_task(
                 users.signed_in(
-                    resources=self.resources,
+                    users=self.resources.users,
                     user_id=self.session.user_id,
                     generation=self.session.generation,
                 )

@@ -21,7 +21,7 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.models import ModelType
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.services import subscriptions, users
+from app.services import subscriptions
 from app.services.failures import Failure, not_found
 
 
@@ -117,9 +117,7 @@ class SubscriptionMutation:
         result = await subscriptions.create(
             subscriptions=resources.subscriptions,
             models=resources.catalogue,
-            ensure_litellm_user=lambda user_id: users.ensure_litellm_user(
-                resources=resources, user_id=user_id
-            ),
+            ensure_litellm_user=resources.user_sync.ensure,
             user_id=user.id,
             model_id=str(input.model_id),
         )

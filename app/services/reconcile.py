@@ -68,8 +68,8 @@ async def reconcile(*, resources: Resources) -> ReconcileReport:
 
 
 async def _retry_user_syncs(resources: Resources, report: ReconcileReport) -> None:
-    for user_id in await users.users_due_for_sync(resources=resources, limit=USERS_PER_PASS):
-        failure = await users.ensure_litellm_user(resources=resources, user_id=user_id)
+    for user_id in await users.users_due_for_sync(users=resources.users, limit=USERS_PER_PASS):
+        failure = await resources.user_sync.ensure(user_id)
         if failure is None:
             report.users_synced += 1
             continue
@@ -206,7 +206,7 @@ async def _match_blocking_to_owners(
 async def _set_blocked(
     resources: Resources, report: ReconcileReport, row: ApiKey, token: str, *, blocked: bool
 ) -> None:
-    failure = await users.set_key_blocked(resources=resources, token=token, blocked=blocked)
+    failure = await users.set_key_blocked(litellm=resources.litellm, token=token, blocked=blocked)
     if failure is not None:
         if failure.code is FailureCode.LITELLM_UNAVAILABLE:
             raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
