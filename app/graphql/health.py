@@ -12,8 +12,8 @@ from app.graphql.safety import SafetyHoldType
 from app.services import health
 
 
-@strawberry.type
-class DatabaseHealth:
+@strawberry.type(name="DatabaseHealth")
+class DatabaseHealthType:
     status: HealthStatusEnum
     latency_ms: float | None
     error: str | None
@@ -35,7 +35,7 @@ class LitellmHealth:
 @strawberry.type
 class Health:
     status: HealthStatusEnum
-    database: DatabaseHealth
+    database: DatabaseHealthType
     litellm: LitellmHealth
     safety_holds: list[SafetyHoldType] = strawberry.field(
         description="Mass changes held by the safety valve; any makes the status DEGRADED."
@@ -54,7 +54,7 @@ class HealthQuery:
                 HealthStatusEnum, health.overall_status(db.status, litellm.status, held)
             ),
             safety_holds=[SafetyHoldType.from_read(h) for h in holds],
-            database=DatabaseHealth(
+            database=DatabaseHealthType(
                 status=api_value(HealthStatusEnum, db.status),
                 latency_ms=db.latency_ms,
                 error=db.error,

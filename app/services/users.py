@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.db.repositories.users import AccountRefused, NewAccountLimits, UserRepository
 from app.db.repositories.users import LoginIdentity as LoginIdentity  # what callers pass
-from app.db.repositories.users import LoginRefused, NewAccountLimits, UserRepository
 from app.db.repositories.users import UserRead as UserRead  # what callers receive
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
@@ -221,7 +221,7 @@ async def sign_in(
         ),
         audit_details=_identity_details(identity),
     )
-    if isinstance(user, LoginRefused):
+    if isinstance(user, AccountRefused):
         code = SignInRefusal(user.code)
         log.warning(
             "sign-in refused: %s (issuer %r, account %s)", code.value, identity.issuer, user.user_id

@@ -66,7 +66,7 @@ class NewAccountLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class LoginRefused:
+class AccountRefused:
     """Nothing but the audit row was written. `code` is the refusal's; `user_id` the account
     refused (if there is one), `holder_id` the other account holding the e-mail address."""
 
@@ -265,7 +265,7 @@ class UserRepository:
         roles: Sequence[str],
         limits: NewAccountLimits,
         audit_details: dict[str, Any],
-    ) -> UserRead | LoginRefused:
+    ) -> UserRead | AccountRefused:
         """Find the account by (issuer, subject); create or update it, or refuse (audited
         either way). `allowed`: the person's groups let them in."""
         async with self._sessions() as session:
@@ -296,18 +296,18 @@ async def _apply_login(
     roles: Sequence[str],
     limits: NewAccountLimits,
     audit_details: dict[str, Any],
-) -> UserRead | LoginRefused:
+) -> UserRead | AccountRefused:
     user = await _account_of(session, identity)
     if not allowed:
         if user is not None:
             # Access lost with the groups: the sessions it opened end too.
             await _end_sessions(session, user.id, None)
-        return await _refuse(session, LoginRefused("NOT_ALLOWED", _id(user)), audit_details)
+        return await _refuse(session, AccountRefused("NOT_ALLOWED", _id(user)), audit_details)
     if user is not None and not user.is_active:
-        return await _refuse(session, LoginRefused("FORBIDDEN", user.id), audit_details)
+        return await _refuse(session, AccountRefused("FORBIDDEN", user.id), audit_details)
     holder = await _other_account_with_email(session, identity, user)
     if holder is not None:
-        refused = LoginRefused("ACCOUNT_CONFLICT", _id(user), holder_id=holder)
+        refused = AccountRefused("ACCOUNT_CONFLICT", _id(user), holder_id=holder)
         return await _refuse(session, refused, audit_details)
     now = utcnow()
     if user is None:
@@ -384,8 +384,8 @@ async def _other_account_with_email(
 
 
 async def _refuse(
-    session: AsyncSession, refused: LoginRefused, audit_details: dict[str, Any]
-) -> LoginRefused:
+    session: AsyncSession, refused: AccountRefused, audit_details: dict[str, Any]
+) -> AccountRefused:
     details = {"code": refused.code, **audit_details}
     if refused.holder_id is not None:
         details["email_holder_id"] = str(refused.holder_id)
