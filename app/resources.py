@@ -25,6 +25,7 @@ from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
 from app.services.counters import Counters
 from app.services.failures import Failure
+from app.services.reconcile import Reconciler
 from app.services.safety import Valve
 from app.services.singleflight import SingleFlight
 from app.services.users import LiteLLMUserSync
@@ -99,6 +100,17 @@ class Resources:
             settings=self.settings,
             counters=self.counters,
             flights=self.user_sync_flights,
+        )
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            api_keys=self.api_keys,
+            users=self.users,
+            litellm=self.litellm,
+            valve=self.valve,
+            user_sync=self.user_sync,
+            settings=self.settings,
         )
 
     @property

@@ -47,7 +47,7 @@ class HealthQuery:
     @strawberry.field(description="Health of the service and of its database and LiteLLM.")
     async def health(self, info: Info) -> Health:
         db, holds = await info.context.database_state()
-        litellm = health.litellm_health(resources=info.context.resources)
+        litellm = health.litellm_health(litellm=info.context.resources.litellm)
         held = health.HealthStatus.DEGRADED if holds else health.HealthStatus.OK
         return Health(
             status=api_value(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
-from app.services import catalog, health, reconcile
+from app.services import catalog, health
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def start_up(*, resources: Resources) -> None:
         log.warning("model catalogue not synced at start (serving the last one): %s", exc)
     except Exception:
         log.exception("model catalogue not synced at start: the database failed")
-    await health.probe_litellm(resources=resources)
+    await health.probe_litellm(litellm=resources.litellm)
 
 
 @contextlib.asynccontextmanager
@@ -45,7 +45,7 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "litellm probe",
             settings.litellm_probe_interval_seconds,
-            lambda: health.probe_litellm(resources=resources),
+            lambda: health.probe_litellm(litellm=resources.litellm),
         ),
         (
             "catalogue sync",
@@ -55,9 +55,7 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "reconcile",
             settings.reconcile_interval_seconds,
-            lambda: one_worker(
-                resources, "reconcile", lambda: reconcile.reconcile(resources=resources)
-            ),
+            lambda: one_worker(resources, "reconcile", lambda: resources.reconciler.run()),
         ),
     ]
     tasks = [

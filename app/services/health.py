@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.litellm.breaker import BreakerState
+from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError
-from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,12 @@ class LiteLLMHealth:
     error: str | None
 
 
-async def probe_litellm(*, resources: Resources) -> None:
+async def probe_litellm(*, litellm: LiteLLMClient) -> None:
     """Time a readiness call and remember the outcome (the background probe runs this)."""
-    monitor = resources.litellm.monitor
+    monitor = litellm.monitor
     started = time.perf_counter()
     try:
-        await resources.litellm.readiness()
+        await litellm.readiness()
     except LiteLLMError as exc:
         monitor.last_probe_ok = False
         monitor.last_probe_error = str(exc)
@@ -80,10 +80,10 @@ async def probe_litellm(*, resources: Resources) -> None:
     monitor.last_probe_at = datetime.now(UTC)
 
 
-def litellm_health(*, resources: Resources) -> LiteLLMHealth:
+def litellm_health(*, litellm: LiteLLMClient) -> LiteLLMHealth:
     """What the process knows of LiteLLM now (no network call)."""
-    monitor = resources.litellm.monitor
-    breaker = resources.litellm.breaker.snapshot()
+    monitor = litellm.monitor
+    breaker = litellm.breaker.snapshot()
     if breaker.state is BreakerState.OPEN or monitor.last_probe_ok is False:
         status = HealthStatus.DOWN
     elif breaker.state is BreakerState.HALF_OPEN or monitor.last_probe_ok is None:

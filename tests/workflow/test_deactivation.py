@@ -15,7 +15,7 @@ from app.auth.session import SESSION_COOKIE
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, User
 from app.litellm_emulator import LiteLLMEmulator
 from app.resources import Resources
-from app.services import reconcile, safety, users
+from app.services import safety, users
 from app.services.failures import FailureCode
 from tests import documents
 from tests.portal import Portal
@@ -134,8 +134,8 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     checks_while_down = await _checks(portal.client, secret)
     blocked_while_down = [k.blocked for k in emulator.keys.values()]
     emulator.faults.clear()
-    report = await reconcile.reconcile(resources=resources)
-    second = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
+    second = await resources.reconciler.run()
 
     assert failure is not None
     assert failure.code is FailureCode.LITELLM_UNAVAILABLE
@@ -163,7 +163,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     emulator.faults.clear()
     # Unblocking every key at once is also what keys an operator blocked by hand look like:
     # the pass holds it until an admin confirms.
-    held = await reconcile.reconcile(resources=resources)
+    held = await resources.reconciler.run()
     still_blocked = [k.blocked for k in emulator.keys.values()]
     [hold] = await safety.list_holds(holds=resources.safety_holds)
     admin = await users.sign_in(
@@ -181,7 +181,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     )
     assert isinstance(admin, users.UserRead)
     await safety.confirm(holds=resources.safety_holds, hold_id=hold.id, actor_id=admin.id)
-    unblocked = await reconcile.reconcile(resources=resources)
+    unblocked = await resources.reconciler.run()
 
     assert failed is not None
     assert failed.code is FailureCode.LITELLM_UNAVAILABLE

@@ -62,6 +62,18 @@ class KeyAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyState:
+    """Where a key stands, as the reconciler compares it with LiteLLM."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: ApiKeyStatus
+    secret_sha256: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class KeyModels:
     """An active key's LiteLLM token and all of its models, sorted."""
 
@@ -314,19 +326,49 @@ class ApiKeyRepository:
             await session.commit()
         return await self._existing(key_id)
 
-    async def revoke(self, key_id: uuid.UUID, *, actor_id: uuid.UUID) -> ApiKeyRead:
-        """Mark the key revoked (if it is active), audited; the key with its models."""
+    async def states(self) -> dict[uuid.UUID, KeyState]:
+        """Every key, by id."""
+        async with self._sessions() as session:
+            rows = (await session.exec(select(ApiKey))).all()
+        return {
+            k.id: KeyState(k.id, k.user_id, k.status, k.secret_sha256, k.created_at, k.updated_at)
+            for k in rows
+        }
+
+    async def revoke(
+        self,
+        key_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID,
+        action: str = "api_key.revoke",
+        success: bool = True,
+    ) -> ApiKeyRead:
+        """Mark the key revoked (if it is active), audited as `action`; the key with its
+        models."""
         async with self._sessions() as session:
             await mark_revoked(session, [key_id])
             audit.record(
                 session,
                 actor_id=actor_id,
-                action="api_key.revoke",
+                action=action,
+                resource_type="api_key",
+                resource_id=str(key_id),
+                success=success,
+            )
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def record(self, action: str, key_id: uuid.UUID, *, actor_id: uuid.UUID | None) -> None:
+        """Audit something done to the key elsewhere (in LiteLLM)."""
+        async with self._sessions() as session:
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action=action,
                 resource_type="api_key",
                 resource_id=str(key_id),
             )
             await session.commit()
-        return await self._existing(key_id)
 
     async def remove_pending(self, key_id: uuid.UUID, *, action: str) -> bool:
         """Delete a key row that is still PENDING, recording `action`; False if it was not."""

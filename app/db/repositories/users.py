@@ -164,6 +164,12 @@ class UserRepository:
             )
             return [_from_table(user) for user in found.all()]
 
+    async def inactive_ids(self) -> set[uuid.UUID]:
+        """The deactivated users."""
+        async with self._sessions() as session:
+            found = await session.exec(select(User.id).where(col(User.is_active).is_(False)))
+            return set(found.all())
+
     async def due_for_sync(self, *, limit: int) -> list[uuid.UUID]:
         """Users whose last LiteLLM sync failed and whose backoff has passed."""
         async with self._sessions() as session:
