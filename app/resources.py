@@ -9,7 +9,6 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import (
-    SessionFactory,
     create_engine,
     create_session_factory,
     read_only,
@@ -36,9 +35,7 @@ from app.settings import Settings
 class Resources:
     settings: Settings
     engine: AsyncEngine
-    sessions: SessionFactory
-    reads: SessionFactory  # single read statements, outside any transaction
-    reader: Reader  # the hottest single reads, at the driver's speed
+    reader: Reader  # the hottest single reads, at the driver's speed (closed with the rest)
     api_keys: ApiKeyRepository
     catalogue: CatalogueRepository
     safety_holds: SafetyHoldRepository
@@ -80,8 +77,6 @@ class Resources:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=sessions,
-            reads=reads,
             reader=reader,
             api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
             catalogue=CatalogueRepository(sessions=sessions, reader=reader),

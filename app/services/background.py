@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import sqlalchemy as sa
-
+from app.db.engine import job_lock
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
 from app.services import catalog, health
@@ -82,31 +80,12 @@ async def _every(name: str, interval: float, job: Callable[[], Awaitable[object]
 
 async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitable[object]]) -> bool:
     """Run the job unless another process is running it; whether it ran."""
-    async with _held(resources, name) as held:
+    async with job_lock(resources.engine, name) as held:
         if not held:
             log.debug("%s: running in another worker, skipped here", name)
             return False
         await job()
         return True
-
-
-@contextlib.asynccontextmanager
-async def _held(resources: Resources, name: str) -> AsyncIterator[bool]:
-    """A session advisory lock named after the job, held while the context is open, if free."""
-    if resources.engine.dialect.name != "postgresql":
-        yield True
-        return
-    key = int.from_bytes(hashlib.sha256(f"litemaas-bff {name}".encode()).digest()[:8], signed=True)
-    async with resources.engine.connect() as conn:
-        # Autocommit: no transaction stays open on this connection while the job runs.
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            await conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
 
 
 async def _sync_catalogue(resources: Resources) -> object:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from app.db.engine import create_session_factory
 from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
@@ -241,7 +242,7 @@ async def test_restricted_models_start_pending_and_cannot_go_on_keys(
 ) -> None:
     from app.db.models import Model
 
-    async with resources.sessions() as session:
+    async with create_session_factory(resources.engine)() as session:
         model = await session.get(Model, "m2")
         assert model is not None
         model.restricted_access = True
