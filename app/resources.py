@@ -12,6 +12,7 @@ from app.db.engine import (
     create_engine,
     create_session_factory,
     read_only,
+    round_trip,
 )
 from app.db.reader import Reader
 from app.db.repositories.api_keys import ApiKeyRepository
@@ -86,6 +87,9 @@ class Resources:
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )
+
+    async def database_round_trip(self) -> None:
+        await round_trip(self.engine)
 
     @property
     def user_sync(self) -> LiteLLMUserSync:

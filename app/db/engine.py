@@ -44,6 +44,12 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+async def round_trip(engine: AsyncEngine) -> None:
+    """One trivial statement: raises when the database cannot be reached or refuses us."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+
+
 @contextlib.asynccontextmanager
 async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
     """A session advisory lock named after a job, held while the context is open, if free

@@ -70,7 +70,7 @@ class Context:
         return await self._database_state
 
     async def _read_database_state(self) -> tuple[health.DatabaseHealth, list[safety.HoldRead]]:
-        db = await health.check_database(engine=self.resources.engine)
+        db = await health.check_database(round_trip=self.resources.database_round_trip)
         # With the database down the status is DOWN whatever is held.
         ok = db.status is health.HealthStatus.OK
         return db, await safety.list_holds(holds=self.resources.safety_holds) if ok else []

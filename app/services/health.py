@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.litellm.breaker import BreakerState
 from app.litellm.client import LiteLLMClient
@@ -31,12 +29,11 @@ class DatabaseHealth:
     error: str | None = None
 
 
-async def check_database(*, engine: AsyncEngine) -> DatabaseHealth:
-    """Round-trip a trivial statement and time it."""
+async def check_database(*, round_trip: Callable[[], Awaitable[object]]) -> DatabaseHealth:
+    """Time one round trip to the database (`round_trip` raises when it cannot make it)."""
     started = time.perf_counter()
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await round_trip()
     except Exception as exc:  # any failure means "down"; the reason goes to the log and the view
         log.warning("database health check failed: %s", exc.__class__.__name__)
         return DatabaseHealth(HealthStatus.DOWN, None, exc.__class__.__name__)
