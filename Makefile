@@ -36,10 +36,12 @@ audit: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/litemaas-bff dev
 
+# The import contracts (layers, forbidden imports, no cycles) are in pyproject.toml.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The OpenID provider the SSO tests sign in with (Node.js, from the committed lockfile).
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json

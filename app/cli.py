@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -17,11 +18,14 @@ from app.settings import ConfigurationError, Environment, Settings, configured_e
 
 log = logging.getLogger("app.cli")
 # The mode reaches every worker process through the factory it imports: the production one
-# cannot start the in-process LiteLLM emulator, whatever the environment says.
+# cannot start the in-process LiteLLM emulator, whatever the environment says. The development
+# one lives beside the emulator, outside `app`, and is named only here, as a string: `app` never
+# imports the emulator, which a production installation may lack.
 APP_FACTORY = {
     Environment.PRODUCTION: "app.main:create_app_from_env",
-    Environment.DEVELOPMENT: "app.main:create_dev_app_from_env",
+    Environment.DEVELOPMENT: "litellm_emulator.dev_app:create_dev_app_from_env",
 }
+DEV_PACKAGE = APP_FACTORY[Environment.DEVELOPMENT].split(".")[0]
 # What the command runs as; ENV may repeat it but not contradict it.
 MODES = {"serve": Environment.PRODUCTION, "dev": Environment.DEVELOPMENT}
 ENV_CONTRADICTS = {
@@ -77,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         revision = "base" if args.down and args.revision == "head" else args.revision
         asyncio.run(_migrate(settings, revision, down=args.down))
         return 0
+    if args.command == "dev" and importlib.util.find_spec(DEV_PACKAGE) is None:
+        print(
+            f"litemaas-bff dev: the development package `{DEV_PACKAGE}` is not installed "
+            "(install the project from its source tree: `make .venv/.installed`)",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "dev" and not args.no_migrate:
         asyncio.run(_migrate(settings, "head", down=False))
     uvicorn.run(

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from app import background
 from app.auth import routes as auth_routes
 from app.auth.providers import identity_provider
 from app.auth.session import session_middleware
@@ -21,12 +21,9 @@ from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
 from app.http.body_limit import BodySizeLimit
 from app.resources import Resources
-from app.services import background
-from app.settings import DEV_LITELLM_MASTER_KEY, Environment, Settings, load_settings
+from app.settings import Environment, Settings, load_settings
 
 log = logging.getLogger(__name__)
-EMULATOR_URL = "http://litellm-emulator.invalid"
-EMULATOR_MODELS = ("m1", "m2", "ollama/llama2")
 
 
 def create_app(
@@ -74,22 +71,3 @@ def create_app(
 def create_app_from_env() -> Starlette:
     """`litemaas-bff serve`'s factory (uvicorn runs it in each worker): always production."""
     return create_app(load_settings(Environment.PRODUCTION))
-
-
-def create_dev_app_from_env() -> Starlette:
-    """`litemaas-bff dev`'s factory: development; without LITELLM_URL, the LiteLLM emulator."""
-    settings = load_settings(Environment.DEVELOPMENT)
-    if settings.litellm_url is not None:
-        return create_app(settings)
-    from app.litellm_emulator import LiteLLMEmulator
-
-    master_key = DEV_LITELLM_MASTER_KEY
-    settings = settings.model_copy(
-        update={"litellm_url": EMULATOR_URL, "litellm_master_key": SecretStr(master_key)}
-    )
-    log.warning(
-        "LITELLM_URL is not set: using the in-process LiteLLM emulator (models %s)",
-        ", ".join(EMULATOR_MODELS),
-    )
-    emulator = LiteLLMEmulator(master_key=master_key, models=list(EMULATOR_MODELS))
-    return create_app(settings, litellm_transport=httpx.ASGITransport(app=emulator.app))

@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.counters import Counters
 from app.db.engine import (
     create_engine,
     create_session_factory,
@@ -20,16 +21,15 @@ from app.db.repositories.catalogue import CatalogueRepository
 from app.db.repositories.safety import SafetyHoldRepository
 from app.db.repositories.subscriptions import SubscriptionRepository
 from app.db.repositories.users import UserRepository
+from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
-from app.services.counters import Counters
-from app.services.failures import Failure
 from app.services.reconcile import Reconciler
 from app.services.safety import Valve
-from app.services.singleflight import SingleFlight
 from app.services.users import LiteLLMUserSync
 from app.settings import Settings
+from app.singleflight import SingleFlight
 
 
 @dataclass(frozen=True, slots=True)

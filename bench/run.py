@@ -215,7 +215,7 @@ def _headers_for(
 @contextmanager
 def _emulator(port: int) -> Iterator[None]:
     command = [
-        sys.executable, "-m", "app.litellm_emulator", "--port", str(port),
+        sys.executable, "-m", "litellm_emulator", "--port", str(port),
         "--master-key", LITELLM_MASTER_KEY, "--models", ",".join(seed.MODELS),
         "--log-level", "warning",
     ]  # fmt: skip

@@ -17,10 +17,10 @@ from sqlmodel import SQLModel
 from starlette.applications import Starlette
 
 from app.db import migrate
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests.portal import Portal
 
 # The server the tests create their database on (trust auth on the machine's PostgreSQL).

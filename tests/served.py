@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,16 @@ LOOPBACK = "127.0.0.1"
 CLI = str(Path(sys.executable).with_name("litemaas-bff"))
 # A value from `secrets.token_urlsafe(48)`.
 SESSION_SECRET = "Ke2Wq7V0dZr9tYbA_xL4mNcP8sHf3Gj6oUiE1TlRkS5vBnQwXyM-aZc0D2Fg7hJp"
+
+
+# `litemaas-bff` in an installation without the LiteLLM emulator package: importing it fails
+# as for a package that is not installed (a None entry in sys.modules).
+WITHOUT_EMULATOR = (
+    sys.executable,
+    "-c",
+    "import sys; sys.modules['litellm_emulator'] = None; "
+    "from app.cli import main; sys.exit(main(sys.argv[1:]))",
+)
 
 
 def production_environment(database_url: str) -> dict[str, str]:
@@ -39,10 +49,12 @@ def production_environment(database_url: str) -> dict[str, str]:
     }
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, *, launcher: Sequence[str] = (CLI,)
+) -> subprocess.CompletedProcess[str]:
     """The command with exactly `env` (and PATH), in `cwd` (no .env there)."""
     return subprocess.run(  # noqa: S603  (our own console script)
-        [CLI, *args],
+        [*launcher, *args],
         env={"PATH": os.environ["PATH"], **env},
         cwd=cwd,
         capture_output=True,
@@ -71,15 +83,19 @@ class Served:
 
 
 @contextmanager
-def served(command: str, env: dict[str, str], cwd: Path) -> Iterator[Served]:
-    """`litemaas-bff COMMAND` on a free port until it answers /healthz; stopped afterwards."""
+def served(
+    command: str, env: dict[str, str], cwd: Path, *, launcher: Sequence[str] = (CLI,)
+) -> Iterator[Served]:
+    """`litemaas-bff COMMAND` on a free port until it answers /healthz; stopped afterwards.
+
+    `launcher` runs the command instead of the console script (it gets COMMAND as argument)."""
     port = free_port()
     log = cwd / f"litemaas-bff-{command}-{port}.log"
     environ = {"PATH": os.environ["PATH"], **env, "HOST": LOOPBACK, "PORT": str(port)}
     with (
         log.open("wb") as out,
         subprocess.Popen(  # noqa: S603  (our own console script)
-            [CLI, command], env=environ, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            [*launcher, command], env=environ, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
         ) as process,
     ):
         try:

@@ -7,9 +7,9 @@ from enum import Enum
 import pytest
 
 from app.db.models import ApiKeyStatus, SubscriptionStatus, SyncStatus
+from app.failures import FailureCode
 from app.graphql import enums
 from app.litellm.breaker import BreakerState
-from app.services.failures import FailureCode
 from app.services.health import HealthStatus
 from app.services.safety import HoldKind
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.portal import Portal

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.db.models import User
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests.conftest import serve
 from tests.served import LOOPBACK, Served, production_environment, served
 

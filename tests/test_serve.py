@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app_from_env
 from app.settings import ConfigurationError
-from tests.served import production_environment, run_cli, served
+from litellm_emulator.dev_app import EMULATOR_MODELS
+from tests.served import WITHOUT_EMULATOR, production_environment, run_cli, served
 
 MISSING_IN_AN_EMPTY_ENVIRONMENT = [
     "DATABASE_URL",
@@ -135,3 +136,40 @@ def test_the_production_factory_never_starts_the_emulator(
 
     with pytest.raises(ConfigurationError, match="LITELLM_URL: must be set"):
         create_app_from_env()
+
+
+def test_serve_runs_where_the_emulator_package_is_not_installed(
+    database_url: str, db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # A production installation may lack litellm_emulator: nothing `serve` loads may need it.
+    env = production_environment(database_url)
+    with served("serve", env, tmp_path, launcher=WITHOUT_EMULATOR) as service:
+        ready = httpx.get(f"{service.url}/readyz")
+        log = service.log_text()
+
+    assert ready.status_code == 200
+    assert "litemaas-bff started (env=production, auth=oidc)" in log
+    assert "Traceback" not in log
+
+
+def test_dev_where_the_emulator_package_is_not_installed_refuses_and_says_why(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(["dev"], env={}, cwd=tmp_path, launcher=WITHOUT_EMULATOR)
+
+    assert result.returncode == 2
+    assert "`litellm_emulator` is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "litemaas.db").exists()  # refused before migrating anything
+
+
+def test_dev_without_litellm_url_serves_the_catalogue_of_the_in_process_emulator(
+    database_url: str, db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url, "AUTH_MODE": "dev"}
+    with served("dev", env, tmp_path) as service:
+        answer = httpx.post(f"{service.url}/graphql", json={"query": "{ models { id } }"})
+        log = service.log_text()
+
+    assert "using the in-process LiteLLM emulator" in log
+    assert sorted(m["id"] for m in answer.json()["data"]["models"]) == list(EMULATOR_MODELS)

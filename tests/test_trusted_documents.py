@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.graphql.trusted_documents import MANIFEST_FILE
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.frontend_contract.contract import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        # asyncpg gives a timestamptz as an aware datetime in UTC already; with nothing to
+        # convert, the reader's statements (run on asyncpg without SQLAlchemy) return the very
+        # values SQLAlchemy would.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
 
 
 def _enum_column(enum: type[StrEnum], *, default: StrEnum, index: bool = False) -> Any:

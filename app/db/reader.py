@@ -3,11 +3,20 @@
 The access check, the signed-in user and the API-keys page run on nearly every request. Through
 SQLAlchemy each statement costs about 0.3 ms of CPU before and after the database answers
 (connection checkout, execution context, the hand-off to a greenlet): more than everything else
-in an access check. So on PostgreSQL these statements are compiled once by SQLAlchemy and run on
-an asyncpg pool of their own; on SQLite (development) they run on the engine as Core statements.
+in an access check. So on PostgreSQL these statements run on an asyncpg pool of their own, as
+SQL SQLAlchemy compiled once; on SQLite (development) they run on the engine as Core statements.
 
-Rows are tuples in the statement's column order and hold the same values either way: JSON and
-Enum columns, which asyncpg would return as text, are refused (select them with `as_text`).
+Both ways must give the same rows. So a statement is declared once, at import, with
+`statement()`, which compiles it for asyncpg and refuses, naming the statement and the parameter
+or column, whatever the asyncpg path would run differently from SQLAlchemy: parameters
+SQLAlchemy renders at execution (an `in_()` list, `expanding`, `literal_execute`; asyncpg would
+be sent the placeholder), and parameters or result columns whose type SQLAlchemy converts in
+Python on PostgreSQL (TypeDecorators, Enum, JSON: select those with `as_text`). It also refuses
+what SQLite keeps without its time zone: date and time parameters (compared as text) and plain
+`DateTime(timezone=True)` columns (a UTCDateTime gives them back in UTC). The rest, what SQLite
+needs converted for its storage (text to datetime, hex to UUID), SQLAlchemy converts;
+tests/test_reader.py runs every declared statement on both backends over the same rows and
+compares them.
 """
 
 from __future__ import annotations
@@ -15,17 +24,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
 
 Row = Sequence[Any]
 # What SQLAlchemy passes to asyncpg.connect but asyncpg itself does not know.
 _SQLALCHEMY_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func")
+# The dialects of the engines the app makes (engine.py), as they would pick them.
+_POSTGRESQL = make_url("postgresql+asyncpg://").get_dialect()()
+_SQLITE = make_url("sqlite+aiosqlite://").get_dialect()()
+# The asyncpg dialect chooses a number's result conversion by the type PostgreSQL sends; a
+# column sends its own: float8 for a Float, numeric for any other Numeric.
+_FLOAT8_OID = 701
+_NUMERIC_OID = 1700
+_DATES_AND_TIMES = (sa.DateTime, sa.Date, sa.Time, sa.Interval)
+
+
+class StatementRefused(TypeError):
+    """A statement the reader could not run the same way on PostgreSQL and on SQLite."""
 
 
 def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
@@ -38,6 +63,121 @@ class _Fixed:
     value: Any
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Statement:
+    """A read statement `statement()` accepted, compiled once for asyncpg."""
+
+    name: str
+    select: Select[Any]
+    # The SQL asyncpg runs, and its parameters in order: each the name of one to take from
+    # the caller's, or _Fixed(value) for a value written in the statement.
+    sql: str
+    arguments: tuple[str | _Fixed, ...]
+    # The names the caller fills.
+    parameters: frozenset[str]
+
+
+_declared: dict[str, Statement] = {}
+
+
+def statement(name: str, select: Select[Any]) -> Statement:
+    """Declare a read statement (once, at module level) for `Reader.all`.
+
+    Raises StatementRefused, naming the statement and the parameter or column, when asyncpg
+    would not run it as SQLAlchemy does; ValueError when the name is taken.
+    """
+    if name in _declared:
+        raise ValueError(f"a reader statement named {name!r} is already declared")
+    if not isinstance(select, Select):
+        raise StatementRefused(f"statement {name!r}: the reader runs SELECT statements only")
+    for column in select.selected_columns:
+        problem = _result_problem(column.type)
+        if problem is not None:
+            raise StatementRefused(
+                f"statement {name!r}: column {column.key or str(column)!r} {problem}"
+            )
+    _compiled(name, select, _SQLITE)  # what SQLite's compilation would expand, too
+    compiled = _compiled(name, select, _POSTGRESQL)
+    arguments = tuple(_argument(name, compiled, key) for key in compiled.positiontup or ())
+    declared = _declared[name] = Statement(
+        name=name,
+        select=select,
+        sql=compiled.string,
+        arguments=arguments,
+        parameters=frozenset(a for a in arguments if isinstance(a, str)),
+    )
+    return declared
+
+
+def declared() -> Mapping[str, Statement]:
+    """Every statement declared by the modules imported so far, by name."""
+    return MappingProxyType(_declared)
+
+
+def _compiled(name: str, select: Select[Any], dialect: Dialect) -> SQLCompiler:
+    compiled = select.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    for bind in compiled.post_compile_params | compiled.literal_execute_params:
+        how = (
+            "is a list expanded at execution (an in_() list or bindparam(expanding=True))"
+            if bind.expanding
+            else "is written into the SQL at execution (literal_execute)"
+        )
+        raise StatementRefused(
+            f"statement {name!r}: parameter {compiled.bind_names[bind]!r} {how}; asyncpg would"
+            " be sent its placeholder. The reader runs statements of a fixed shape: read a"
+            " list of values through a session"
+        )
+    return compiled
+
+
+def _argument(name: str, compiled: SQLCompiler, key: str) -> str | _Fixed:
+    bind: BindParameter[Any] = compiled.binds[key]
+    if bind.callable is not None:
+        raise StatementRefused(
+            f"statement {name!r}: parameter {key!r} is computed at execution (callable_);"
+            " pass its value instead"
+        )
+    problem = _parameter_problem(bind.type)
+    if problem is not None:
+        raise StatementRefused(f"statement {name!r}: parameter {key!r} {problem}")
+    if bind.required:
+        return key  # a bindparam("key") the caller fills
+    return _Fixed(bind.effective_value)  # a value written in the statement
+
+
+def _parameter_problem(type_: TypeEngine[Any]) -> str | None:
+    if type_._cached_bind_processor(_POSTGRESQL) is not None:
+        return (
+            f"has a type that converts values in Python ({type_!r}): SQLAlchemy would, asyncpg"
+            " here would not. Compare with a plain value (as_text(column) for an Enum)"
+        )
+    if issubclass(type_._type_affinity or sa.types.NullType, _DATES_AND_TIMES):
+        return f"is a date or time ({type_!r}): SQLite compares them as text, without offset"
+    return None
+
+
+def _result_problem(type_: TypeEngine[Any]) -> str | None:
+    affinity = type_._type_affinity or sa.types.NullType
+    if issubclass(affinity, sa.JSON):
+        return "is JSON, which asyncpg returns as text: select it with as_text()"
+    if isinstance(type_, sa.DateTime) and type_.timezone:
+        return "is a DateTime, which SQLite returns without its offset: read it as a UTCDateTime"
+    oid = (
+        _FLOAT8_OID
+        if issubclass(affinity, sa.Float)
+        else _NUMERIC_OID
+        if issubclass(affinity, sa.Numeric)
+        else None
+    )
+    if type_._cached_result_processor(_POSTGRESQL, oid) is not None:
+        return (
+            f"has a type that converts values in Python ({type_!r}): SQLAlchemy would, asyncpg"
+            " here would not. Select it with as_text() (an Enum) or as a plain type"
+        )
+    return None
+
+
 async def _no_reset(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
     # asyncpg would otherwise send RESET ALL & co. after each statement: a round trip for
     # nothing, as these single reads change no session state.
@@ -46,38 +186,25 @@ async def _no_reset(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
 
 class Reader:
     def __init__(self, engine: AsyncEngine, *, pool_size: int) -> None:
+        if engine.dialect.driver != "asyncpg" and engine.dialect.name != "sqlite":
+            raise ValueError("the reader runs on PostgreSQL with asyncpg, or on SQLite")
         self._engine = engine
         self._native = engine.dialect.driver == "asyncpg"
         self._pool_size = pool_size
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._opening = asyncio.Lock()
-        # Per statement: its SQL for asyncpg and its parameters in order, each the name of one
-        # to take from `params` or, for a value written in the statement, _Fixed(value).
-        self._compiled: dict[Select[Any], tuple[str, tuple[str | _Fixed, ...]]] = {}
 
-    async def all(self, statement: Select[Any], params: Mapping[str, Any]) -> Sequence[Row]:
+    async def all(self, statement: Statement, params: Mapping[str, Any]) -> Sequence[Row]:
         """The statement's rows; `params` fill its `bindparam`s."""
         if not self._native:
+            values = {key: params[key] for key in statement.parameters}
             async with self._engine.connect() as conn:
-                result: Sequence[Row] = (await conn.execute(statement, dict(params))).all()
+                result: Sequence[Row] = (await conn.execute(statement.select, values)).all()
             return result
-        sql, order = self._compile(statement)
-        args = [p.value if isinstance(p, _Fixed) else params[p] for p in order]
+        args = [p.value if isinstance(p, _Fixed) else params[p] for p in statement.arguments]
         pool = self._pool or await self._open()
-        rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
+        rows: list[asyncpg.Record] = await pool.fetch(statement.sql, *args)
         return rows
-
-    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str | _Fixed, ...]]:
-        found = self._compiled.get(statement)
-        if found is None:
-            for column in statement.selected_columns:
-                if isinstance(column.type, sa.JSON | sa.Enum):
-                    raise TypeError(f"select {column.key} with as_text(): asyncpg returns text")
-            compiled = statement.compile(dialect=self._engine.dialect)
-            assert isinstance(compiled, SQLCompiler)
-            order = tuple(_parameter(compiled, name) for name in compiled.positiontup or ())
-            found = self._compiled[statement] = (compiled.string, order)
-        return found
 
     async def _open(self) -> asyncpg.Pool[asyncpg.Record]:
         async with self._opening:
@@ -94,10 +221,3 @@ class Reader:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-def _parameter(compiled: SQLCompiler, name: str) -> str | _Fixed:
-    bind = compiled.binds[name]
-    if bind.required or bind.callable is not None:
-        return name  # a bindparam("name") to fill from `params`
-    return _Fixed(bind.effective_value)  # a value written in the statement

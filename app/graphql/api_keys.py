@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from app.auth.bearer import bearer_token
+from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.enums import ApiKeyStatusEnum, api_value
 from app.graphql.errors import (
@@ -22,10 +23,9 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.models import ModelType
 from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.types import ModelType
 from app.services import access, api_keys, catalog
-from app.services.failures import Failure, not_found
 
 
 @strawberry.type(name="ApiKey", description="An API key; its secret is shown once, at creation.")

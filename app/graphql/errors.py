@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from app.failures import Failure, FailureCode
 from app.graphql.enums import ErrorCode, api_value
-from app.services.failures import Failure, FailureCode
 
 
 @strawberry.interface(description="An expected failure, returned as data with a code.")

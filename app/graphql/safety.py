@@ -7,13 +7,13 @@ from typing import Annotated
 
 import strawberry
 
+from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.enums import SafetyHoldKindEnum, api_value
 from app.graphql.errors import NotFoundError, not_in_result, user_error
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import safety
-from app.services.failures import Failure, not_found
 
 
 @strawberry.type(

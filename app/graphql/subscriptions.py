@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
+from app.failures import Failure, not_found
 from app.graphql.context import Info
-from app.graphql.enums import SubscriptionStatusEnum, api_value
 from app.graphql.errors import (
     AlreadySubscribedError,
     LitellmUnavailableError,
@@ -19,37 +18,9 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.models import ModelType
 from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.types import SubscriptionType
 from app.services import subscriptions
-from app.services.failures import Failure, not_found
-
-
-@strawberry.type(name="Subscription")
-class SubscriptionType:
-    id: strawberry.ID
-    model_id: strawberry.ID
-    status: SubscriptionStatusEnum
-    created_at: datetime
-    updated_at: datetime
-    cancelled_at: datetime | None
-
-    @strawberry.field
-    async def model(self, info: Info) -> ModelType:
-        row = await info.context.loaders.model.load(str(self.model_id))
-        assert row is not None, "a subscription's model is never deleted"
-        return ModelType.from_read(row)
-
-    @classmethod
-    def from_read(cls, row: subscriptions.SubscriptionRead) -> SubscriptionType:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            model_id=strawberry.ID(row.model_id),
-            status=api_value(SubscriptionStatusEnum, row.status),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            cancelled_at=row.cancelled_at,
-        )
 
 
 @strawberry.input

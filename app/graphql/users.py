@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from app.auth.session import SESSION_COOKIE
+from app.failures import not_found
 from app.graphql.context import Info
 from app.graphql.enums import ErrorCode, LitellmSyncStatusEnum, api_value
 from app.graphql.errors import (
@@ -18,7 +19,6 @@ from app.graphql.errors import (
 )
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
-from app.services.failures import not_found
 
 
 @strawberry.type(name="User")

@@ -17,9 +17,9 @@ from starlette.routing import Route
 
 from app.auth.bearer import bearer_token
 from app.db.errors import database_unavailable
+from app.failures import Failure, FailureCode
 from app.resources import Resources
 from app.services import access
-from app.services.failures import Failure, FailureCode
 
 log = logging.getLogger(__name__)
 _STATUS = {FailureCode.INVALID_API_KEY: 401, FailureCode.MODEL_ACCESS_DENIED: 403}

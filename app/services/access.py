@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.counters import Counters
 from app.db.models import ApiKeyStatus, utcnow
 from app.db.repositories.api_keys import ApiKeyRepository
+from app.failures import Failure, FailureCode
 from app.services import inputs
 from app.services.api_keys import secret_digest
-from app.services.counters import Counters
-from app.services.failures import Failure, FailureCode
 from app.settings import ModelAccessEnforcement
 
 log = logging.getLogger(__name__)

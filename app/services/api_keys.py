@@ -24,16 +24,16 @@ from app.db.repositories.api_keys import (
     NewKeyRow,
     Unsubscribed,
 )
-from app.litellm.client import LiteLLMClient
-from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
-from app.services import inputs
-from app.services.failures import (
+from app.failures import (
     Failure,
     FailureCode,
     from_litellm_error,
     not_found,
     validation,
 )
+from app.litellm.client import LiteLLMClient
+from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.services import inputs
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 
-from app.services.failures import Failure, validation
+from app.failures import Failure, validation
 
 # The length of the id columns (models.id, key names).
 MAX_ID_LENGTH = 255

@@ -26,10 +26,10 @@ from app.db.models import ApiKeyStatus, utcnow
 from app.db.repositories.api_keys import LIVE_STATUSES, ApiKeyRepository, KeyState
 from app.db.repositories.safety import HoldKind
 from app.db.repositories.users import UserRepository
+from app.failures import FailureCode
 from app.litellm.client import KeyInfo, LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
 from app.services import api_keys, safety, users
-from app.services.failures import FailureCode
 from app.services.users import LiteLLMUserSync
 from app.settings import Settings
 

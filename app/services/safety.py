@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from app.counters import Counters
 from app.db.repositories.safety import HoldKind as HoldKind  # what callers name
 from app.db.repositories.safety import HoldRead as HoldRead  # what callers receive
 from app.db.repositories.safety import SafetyHoldRepository
-from app.services.counters import Counters
-from app.services.failures import Failure, not_found
+from app.failures import Failure, not_found
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ from app.db.repositories.subscriptions import (
 from app.db.repositories.subscriptions import (
     SubscriptionRead as SubscriptionRead,  # what callers receive
 )
+from app.failures import Failure, FailureCode, from_litellm_error, not_found
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
 from app.services import inputs
 from app.services.api_keys import EnsureLiteLLMUser
-from app.services.failures import Failure, FailureCode, from_litellm_error, not_found
 
 log = logging.getLogger(__name__)
 

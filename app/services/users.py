@@ -8,21 +8,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.counters import Counters
 from app.db.repositories.users import AccountRefused, NewAccountLimits, UserRepository
 from app.db.repositories.users import LoginIdentity as LoginIdentity  # what callers pass
 from app.db.repositories.users import UserRead as UserRead  # what callers receive
-from app.litellm.client import LiteLLMClient
-from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
-from app.services.counters import Counters
-from app.services.failures import (
+from app.failures import (
     Failure,
     FailureCode,
     from_litellm_error,
     litellm_unavailable,
     not_found,
 )
-from app.services.singleflight import SingleFlight
+from app.litellm.client import LiteLLMClient
+from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.settings import Settings
+from app.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 BASE_ROLE = "user"

@@ -18,7 +18,8 @@ import {
 } from "../lib/contract.mjs";
 import { EXECUTABLE, LOOPBACK, startServer } from "../lib/service.mjs";
 
-// The emulator is part of the service's package: run it with the service's interpreter.
+// The emulator is installed with the service (a package beside `app`): run it with the
+// service's interpreter.
 const PYTHON = join(dirname(EXECUTABLE), "python");
 const EMULATOR_MODELS = "m1,m2,ollama/llama2";
 const EMULATOR_MASTER_KEY = "sk-smoke-emulator-master";
@@ -30,7 +31,7 @@ function startEmulator(workDir) {
       program: PYTHON,
       args: [
         "-m",
-        "app.litellm_emulator",
+        "litellm_emulator",
         "--port",
         String(port),
         "--master-key",

@@ -20,8 +20,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import AuditEvent, Subscription, User
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.auth.conftest import oidc_settings
 from tests.auth.oidc_provider import running_oidc_provider

@@ -24,8 +24,8 @@ import pytest
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
-from app.litellm_emulator import LiteLLMEmulator
-from app.litellm_emulator.server import EmulatorServer
+from litellm_emulator import LiteLLMEmulator
+from litellm_emulator.server import EmulatorServer
 
 CURRENT = "1.108.7"  # the release the emulator answers as
 OLD = "1.80.7"  # the newest release answering 200 for unknown users

@@ -19,8 +19,9 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from app.litellm_emulator import LiteLLMEmulator
-from app.main import EMULATOR_MODELS, create_app
+from app.main import create_app
+from litellm_emulator import LiteLLMEmulator
+from litellm_emulator.dev_app import EMULATOR_MODELS
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.frontend_contract.contract import (
     FRAGMENTS_DIR,

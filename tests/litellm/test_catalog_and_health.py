@@ -11,11 +11,11 @@ import pytest
 from starlette.applications import Starlette
 
 from app.litellm.errors import LiteLLMUnavailable
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.services import catalog, health
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import serve
 from tests.portal import Portal

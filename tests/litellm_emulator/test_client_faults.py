@@ -11,8 +11,8 @@ from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMUnavailable
 from app.litellm.monitor import LiteLLMMonitor
-from app.litellm_emulator import LiteLLMEmulator
-from app.litellm_emulator.server import EmulatorServer
+from litellm_emulator import LiteLLMEmulator
+from litellm_emulator.server import EmulatorServer
 
 MASTER_KEY = "sk-emulator-master"
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.litellm_emulator import LiteLLMEmulator
+from litellm_emulator import LiteLLMEmulator
 
 MASTER = {"Authorization": "Bearer sk-emulator-master"}
 

@@ -1,4 +1,4 @@
-"""The emulator on a real socket: its control API, and `python -m app.litellm_emulator`."""
+"""The emulator on a real socket: its control API, and `python -m litellm_emulator`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.litellm_emulator import LiteLLMEmulator
-from app.litellm_emulator.server import EmulatorServer
+from litellm_emulator import LiteLLMEmulator
+from litellm_emulator.server import EmulatorServer
 
 MASTER_KEY = "sk-emulator-master"
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -117,7 +117,7 @@ def _free_port() -> int:
 
 def _emulator_command(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "app.litellm_emulator", *args],
+        [sys.executable, "-m", "litellm_emulator", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests.conftest import serve
 from tests.portal import Portal
 

@@ -16,11 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, User, utcnow
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.services.api_keys import KEY_ID_METADATA
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests.conftest import serve
 from tests.portal import Portal
 

@@ -13,10 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, User
-from app.litellm_emulator import LiteLLMEmulator
+from app.failures import FailureCode
 from app.resources import Resources
 from app.services import safety, users
-from app.services.failures import FailureCode
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
 from tests.workflow.conftest import Stack

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import ApiKey, AuditEvent, Subscription
 from app.db.repositories import audit
-from app.litellm_emulator import LiteLLMEmulator
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
 

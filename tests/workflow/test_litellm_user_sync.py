@@ -11,9 +11,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import AuditEvent, SyncStatus, User
-from app.litellm_emulator import LiteLLMEmulator
 from app.resources import Resources
 from app.services import catalog
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
 

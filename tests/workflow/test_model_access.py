@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from app.db.models import AuditEvent, utcnow
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.settings import ModelAccessEnforcement, Settings
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import serve
 from tests.portal import Portal

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import event
 
 from app.db.engine import create_session_factory
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import serve
 from tests.portal import Portal

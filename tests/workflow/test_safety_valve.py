@@ -21,11 +21,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, Model, utcnow
-from app.litellm_emulator import LiteLLMEmulator
 from app.main import create_app
 from app.resources import Resources
 from app.services import catalog, safety
 from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import EMULATOR_MASTER_KEY, make_settings, serve
 from tests.portal import Portal

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
+from app.db.reader import Statement
 
 
-def named(statement: sa.Select[Any], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+def named(statement: Statement, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """The reader's rows as mappings from the statement's column names."""
-    names = statement.selected_columns.keys()
+    names = statement.select.selected_columns.keys()
     return [dict(zip(names, row, strict=True)) for row in rows]

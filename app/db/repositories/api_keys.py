@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import reader
 from app.db.engine import SessionFactory
 from app.db.models import (
     ApiKey,
@@ -135,13 +136,18 @@ _WITH_MODELS = (
 )
 # A user's keys with their models, one row per key and model (one row with no model for a key
 # that has none); keys being created are left out.
-LISTING = _WITH_MODELS.where(
-    KEYS.c.user_id == sa.bindparam("user_id"), KEYS.c.status != ApiKeyStatus.PENDING
+LISTING = reader.statement(
+    "api_keys.listing",
+    _WITH_MODELS.where(
+        KEYS.c.user_id == sa.bindparam("user_id"),
+        as_text(KEYS.c.status) != ApiKeyStatus.PENDING.value,
+    ),
 )
 # One key with its models, whatever its status.
-ONE = _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id"))
+ONE = reader.statement("api_keys.one", _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id")))
 # The owner's account is part of the one statement: a deactivated user's keys stop at once.
-ACCESS = (
+ACCESS = reader.statement(
+    "api_keys.access",
     sa.select(
         KEYS.c.id,
         as_text(KEYS.c.status),
@@ -154,7 +160,7 @@ ACCESS = (
             LINKS, LINKS.c.api_key_id == KEYS.c.id
         )
     )
-    .where(KEYS.c.secret_sha256 == sa.bindparam("digest"))
+    .where(KEYS.c.secret_sha256 == sa.bindparam("digest")),
 )
 
 

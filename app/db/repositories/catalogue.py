@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel, col, select
 
+from app.db import reader
 from app.db.engine import SessionFactory
 from app.db.models import Model
 from app.db.reader import Reader, as_text
@@ -67,7 +68,9 @@ def model_read(row: Mapping[str, Any], prefix: str = "") -> ModelRead:
 
 
 # The catalogue is LiteLLM's deployments: small enough to read whole, in one statement.
-CATALOGUE = sa.select(*model_columns()).order_by(MODELS.c.id)
+CATALOGUE = reader.statement(
+    "catalogue.catalogue", sa.select(*model_columns()).order_by(MODELS.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 
+from app.db import reader
 from app.db.engine import SessionFactory
 from app.db.models import Subscription, SubscriptionStatus, utcnow
 from app.db.reader import Reader, as_text
@@ -49,15 +50,18 @@ _COLUMNS = sa.select(
     SUBSCRIPTIONS.c.cancelled_at,
 ).order_by(SUBSCRIPTIONS.c.created_at.desc())
 # A user's subscriptions, newest first.
-OF_USER = _COLUMNS.where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"))
+OF_USER = reader.statement(
+    "subscriptions.of_user", _COLUMNS.where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"))
+)
 # The same, only while the session is current (its user active, its generation not ended):
 # a public page that shows the caller's subscriptions checks the session in this statement.
-OF_SESSION = _COLUMNS.join_from(
-    SUBSCRIPTIONS, _USERS, _USERS.c.id == SUBSCRIPTIONS.c.user_id
-).where(
-    SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"),
-    _USERS.c.session_generation == sa.bindparam("generation"),
-    _USERS.c.is_active,
+OF_SESSION = reader.statement(
+    "subscriptions.of_session",
+    _COLUMNS.join_from(SUBSCRIPTIONS, _USERS, _USERS.c.id == SUBSCRIPTIONS.c.user_id).where(
+        SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"),
+        _USERS.c.session_generation == sa.bindparam("generation"),
+        _USERS.c.is_active,
+    ),
 )
 
 

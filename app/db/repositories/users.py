@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import reader
 from app.db.engine import SessionFactory
 from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
 from app.db.reader import Reader, as_text
@@ -95,10 +96,13 @@ _COLUMNS = (
 # The session's generation is compared here, in the one read a signed-in request makes, so
 # ending sessions costs the hot path nothing; it reads the whole account, so `me` reads
 # nothing more.
-SIGNED_IN = sa.select(*_COLUMNS).where(
-    USERS.c.id == sa.bindparam("user_id"),
-    USERS.c.session_generation == sa.bindparam("generation"),
-    USERS.c.is_active,
+SIGNED_IN = reader.statement(
+    "users.signed_in",
+    sa.select(*_COLUMNS).where(
+        USERS.c.id == sa.bindparam("user_id"),
+        USERS.c.session_generation == sa.bindparam("generation"),
+        USERS.c.is_active,
+    ),
 )
 
 

@@ -18,7 +18,7 @@ In a test, drive it in-process::
 
 Or serve it on a port (127.0.0.1 only)::
 
-    python -m app.litellm_emulator --port 4100 [--master-key sk-...] [--models m1,m2]
+    python -m litellm_emulator --port 4100 [--master-key sk-...] [--models m1,m2]
 
 Served on a socket, a "down" emulator hangs up on every LiteLLM request without answering (the
 client sees a transport error), while the control API keeps answering so it can be revived.
@@ -33,7 +33,7 @@ Control API (JSON; `Authorization: Bearer <master key>`; faults never apply to i
     GET    /_emulator/requests        {"requests": [[method, path], ...]}
 """
 
-from app.litellm_emulator.emulator import LiteLLMEmulator
-from app.litellm_emulator.faults import Faults
+from litellm_emulator.emulator import LiteLLMEmulator
+from litellm_emulator.faults import Faults
 
 __all__ = ["Faults", "LiteLLMEmulator"]

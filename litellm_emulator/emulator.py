@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
-from app.litellm_emulator import control, proxy
-from app.litellm_emulator.faults import FaultInjection, Faults
-from app.litellm_emulator.records import DeletedKey, Model, User, VirtualKey
-from app.litellm_emulator.store import ProxyStore
+from litellm_emulator import control, proxy
+from litellm_emulator.faults import FaultInjection, Faults
+from litellm_emulator.records import DeletedKey, Model, User, VirtualKey
+from litellm_emulator.store import ProxyStore
 
 
 class LiteLLMEmulator:
@@ -56,9 +56,7 @@ class LiteLLMEmulator:
         """Serve `model_name` (replacing a deployment of that name); `model_info` overrides the
         defaults /model/info shows (max_tokens, input_cost_per_token, supports_vision, mode...).
         """
-        model = Model.named(model_name, model_info)
-        self._store.models[model_name] = model
-        return model
+        return self._store.add_model(model_name, model_info)
 
     def remove_model(self, model_name: str) -> None:
         del self._store.models[model_name]
@@ -70,7 +68,7 @@ class LiteLLMEmulator:
         )
         app.state.store = self._store
         app.state.master_key = self.master_key
-        app.state.emulator = self
+        app.state.observed = self
         return app
 
 

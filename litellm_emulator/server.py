@@ -9,7 +9,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.litellm_emulator.emulator import LiteLLMEmulator
+from litellm_emulator.emulator import LiteLLMEmulator
 
 LOOPBACK = "127.0.0.1"
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.litellm_emulator.answers import fastapi_detail
+from litellm_emulator.answers import fastapi_detail
 
 Body = TypeVar("Body", bound=BaseModel)
 

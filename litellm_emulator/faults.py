@@ -10,7 +10,7 @@ from typing import Protocol
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.litellm_emulator.answers import litellm_error
+from litellm_emulator.answers import litellm_error
 
 CONTROL_PREFIX = "/_emulator/"
 

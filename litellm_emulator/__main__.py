@@ -1,4 +1,4 @@
-"""`python -m app.litellm_emulator --port 4100`: serve the LiteLLM emulator on 127.0.0.1."""
+"""`python -m litellm_emulator --port 4100`: serve the LiteLLM emulator on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import sys
 
 import uvicorn
 
-from app.litellm_emulator.emulator import LiteLLMEmulator
-from app.litellm_emulator.server import LOOPBACK, uvicorn_config
 from app.settings import ConfigurationError, load_settings
+from litellm_emulator.emulator import LiteLLMEmulator
+from litellm_emulator.server import LOOPBACK, uvicorn_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.litellm_emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m litellm_emulator", description=__doc__)
     parser.add_argument("--host", default=LOOPBACK, help="only 127.0.0.1 is accepted")
     parser.add_argument("--port", type=int, default=4100)
     parser.add_argument("--master-key", default="sk-emulator-master")

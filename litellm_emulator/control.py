@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.litellm_emulator import bodies
-from app.litellm_emulator.answers import fastapi_detail
-from app.litellm_emulator.faults import CONTROL_PREFIX, Faults
-from app.litellm_emulator.proxy import Caller, admin_caller
-
-if TYPE_CHECKING:
-    from app.litellm_emulator.emulator import LiteLLMEmulator
+from litellm_emulator import bodies
+from litellm_emulator.answers import fastapi_detail
+from litellm_emulator.faults import CONTROL_PREFIX, Faults, Observed
+from litellm_emulator.proxy import Caller, admin_caller
+from litellm_emulator.store import ProxyStore
 
 
-def _emulator(request: Request) -> LiteLLMEmulator:
-    emulator: LiteLLMEmulator = request.app.state.emulator
-    return emulator
+# The emulator puts these on its app's state: this module never imports the emulator, which
+# imports it for its routes.
+def _observed(request: Request) -> Observed:
+    observed: Observed = request.app.state.observed
+    return observed
+
+
+def _store(request: Request) -> ProxyStore:
+    store: ProxyStore = request.app.state.store
+    return store
 
 
 def _faults_body(faults: Faults) -> Response:
@@ -32,7 +35,7 @@ async def faults(request: Request) -> Response:
     caller = admin_caller(request)
     if not isinstance(caller, Caller):
         return caller
-    current = _emulator(request).faults
+    current = _observed(request).faults
     if request.method == "DELETE":
         current.clear()
     elif request.method == "PATCH":
@@ -55,7 +58,7 @@ async def add_model(request: Request) -> Response:
     body = await bodies.read_body(request, bodies.ModelDeployment)
     if isinstance(body, Response):
         return body
-    model = _emulator(request).add_model(body.model_name, model_info=body.model_info)
+    model = _store(request).add_model(body.model_name, model_info=body.model_info)
     return JSONResponse(model.entry(), status_code=201)
 
 
@@ -63,11 +66,11 @@ async def remove_model(request: Request) -> Response:
     caller = admin_caller(request)
     if not isinstance(caller, Caller):
         return caller
-    emulator = _emulator(request)
+    models = _store(request).models
     name = request.path_params["model_name"]
-    if name not in emulator.models:
+    if name not in models:
         return fastapi_detail(404, f"no model named {name!r}")
-    emulator.remove_model(name)
+    del models[name]
     return JSONResponse({"removed": name})
 
 
@@ -76,7 +79,7 @@ async def received(request: Request) -> Response:
     if not isinstance(caller, Caller):
         return caller
     return JSONResponse(
-        {"requests": [[method, path] for method, path in _emulator(request).requests]}
+        {"requests": [[method, path] for method, path in _observed(request).requests]}
     )
 
 

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.litellm_emulator import bodies
-from app.litellm_emulator.answers import PARAM_NONE, fastapi_detail, litellm_error
-from app.litellm_emulator.records import (
+from litellm_emulator import bodies
+from litellm_emulator.answers import PARAM_NONE, fastapi_detail, litellm_error
+from litellm_emulator.records import (
     PROXY_ADMIN_ID,
     DeletedKey,
     User,
@@ -27,7 +27,7 @@ from app.litellm_emulator.records import (
     now,
     token_of,
 )
-from app.litellm_emulator.store import ProxyStore, expiry
+from litellm_emulator.store import ProxyStore, expiry
 
 # LiteLLM lists every model as created at this instant, owned by "openai".
 MODEL_CREATED = 1677610602

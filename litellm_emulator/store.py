@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from app.litellm_emulator.records import DeletedKey, Model, User, VirtualKey, token_of
+from litellm_emulator.records import DeletedKey, Model, User, VirtualKey, token_of
 
 _DURATION = re.compile(r"(\d+)(mo|s|m|h|d|w)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -19,6 +21,12 @@ class ProxyStore:
     keys: dict[str, VirtualKey] = field(default_factory=dict)  # by token
     deleted_keys: dict[str, DeletedKey] = field(default_factory=dict)  # by token
     models: dict[str, Model] = field(default_factory=dict)  # by model_name, in config order
+
+    def add_model(self, model_name: str, model_info: Mapping[str, Any] | None = None) -> Model:
+        """Serve `model_name`, replacing a deployment of that name."""
+        model = Model.named(model_name, model_info)
+        self.models[model_name] = model
+        return model
 
     def key(self, key_or_token: str) -> VirtualKey | None:
         return self.keys.get(token_of(key_or_token))
