@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from app import background
 from app.auth import routes as auth_routes
 from app.auth.providers import identity_provider
 from app.auth.session import session_middleware
@@ -20,7 +21,6 @@ from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
 from app.http.body_limit import BodySizeLimit
 from app.resources import Resources
-from app.services import background
 from app.settings import Environment, Settings, load_settings
 
 log = logging.getLogger(__name__)

@@ -10,16 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.counters import Counters
 from app.db.engine import (
-    SessionFactory,
     create_engine,
     create_session_factory,
     read_only,
+    round_trip,
 )
 from app.db.reader import Reader
+from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.safety import SafetyHoldRepository
+from app.db.repositories.subscriptions import SubscriptionRepository
+from app.db.repositories.users import UserRepository
 from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
+from app.services.reconcile import Reconciler
+from app.services.safety import Valve
+from app.services.users import LiteLLMUserSync
 from app.settings import Settings
 from app.singleflight import SingleFlight
 
@@ -28,14 +36,17 @@ from app.singleflight import SingleFlight
 class Resources:
     settings: Settings
     engine: AsyncEngine
-    sessions: SessionFactory
-    reads: SessionFactory  # single read statements, outside any transaction
-    reader: Reader  # the hottest single reads, at the driver's speed
+    reader: Reader  # the hottest single reads, at the driver's speed (closed with the rest)
+    api_keys: ApiKeyRepository
+    catalogue: CatalogueRepository
+    safety_holds: SafetyHoldRepository
+    subscriptions: SubscriptionRepository
+    users: UserRepository
     http: httpx.AsyncClient
     litellm: LiteLLMClient
-    # Concurrent LiteLLM user syncs for one user share one attempt.
-    user_sync: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
     counters: Counters = field(default_factory=Counters)
+    # Concurrent LiteLLM user syncs for one user share one attempt.
+    user_sync_flights: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
 
     @classmethod
     def open(
@@ -61,15 +72,49 @@ class Resources:
             fail_max=settings.litellm_breaker_fail_max,
             reset_timeout=timedelta(seconds=settings.litellm_breaker_reset_seconds),
         )
+        sessions = create_session_factory(engine)
+        reads = create_session_factory(read_only(engine))
+        reader = Reader(engine, pool_size=settings.database_pool_size)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
-            reads=create_session_factory(read_only(engine)),
-            reader=Reader(engine, pool_size=settings.database_pool_size),
+            reader=reader,
+            api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
+            catalogue=CatalogueRepository(sessions=sessions, reader=reader),
+            safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
+            subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
+            users=UserRepository(sessions=sessions, reads=reads, reader=reader),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
         )
+
+    async def database_round_trip(self) -> None:
+        await round_trip(self.engine)
+
+    @property
+    def user_sync(self) -> LiteLLMUserSync:
+        return LiteLLMUserSync(
+            users=self.users,
+            litellm=self.litellm,
+            settings=self.settings,
+            counters=self.counters,
+            flights=self.user_sync_flights,
+        )
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            api_keys=self.api_keys,
+            users=self.users,
+            litellm=self.litellm,
+            valve=self.valve,
+            user_sync=self.user_sync,
+            settings=self.settings,
+        )
+
+    @property
+    def valve(self) -> Valve:
+        return Valve(holds=self.safety_holds, settings=self.settings, counters=self.counters)
 
     async def close(self) -> None:
         await self.http.aclose()

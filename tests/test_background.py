@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from app import background
 from app.resources import Resources
-from app.services import background
 from app.settings import Settings
 
 

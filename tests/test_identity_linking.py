@@ -45,13 +45,20 @@ async def _rows(db_engine: AsyncEngine) -> tuple[list[User], list[AuditEvent]]:
 async def test_a_new_subject_with_another_accounts_email_is_refused_and_audited(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    owner = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
-    assert isinstance(owner, User)
+    owner = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com"),
+    )
+    assert isinstance(owner, users.UserRead)
     before, _ = await _rows(db_engine)
 
     # Another subject whose (unverified) e-mail claim is the owner's address.
     refused = await users.sign_in(
-        resources=resources,
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
         identity=identity("mallory", "ada@example.com", email_verified=False),
     )
 
@@ -75,10 +82,18 @@ async def test_a_new_subject_with_another_accounts_email_is_refused_and_audited(
 async def test_an_email_differing_only_in_case_is_the_same_address(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+    await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com"),
+    )
 
     refused = await users.sign_in(
-        resources=resources, identity=identity("mallory", "ADA@Example.com")
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("mallory", "ADA@Example.com"),
     )
 
     assert isinstance(refused, SignInRefused)
@@ -90,12 +105,24 @@ async def test_an_email_differing_only_in_case_is_the_same_address(
 async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwritten(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
-    await users.sign_in(resources=resources, identity=identity("ben", "ben@example.com"))
+    await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com"),
+    )
+    await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ben", "ben@example.com"),
+    )
     before, _ = await _rows(db_engine)
 
     refused = await users.sign_in(
-        resources=resources,
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
         identity=identity("ben", "ada@example.com", username="ben2", full_name="Not Ben"),
     )
 
@@ -110,16 +137,27 @@ async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwri
 async def test_the_same_subject_from_another_issuer_is_another_account(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    first = await users.sign_in(resources=resources, identity=identity("7", "ada@example.com"))
+    first = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("7", "ada@example.com"),
+    )
     second = await users.sign_in(
-        resources=resources, identity=identity("7", "eve@example.com", issuer=OTHER_ISSUER)
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("7", "eve@example.com", issuer=OTHER_ISSUER),
     )
     takeover = await users.sign_in(
-        resources=resources, identity=identity("7", "ada@example.com", issuer=OTHER_ISSUER)
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("7", "ada@example.com", issuer=OTHER_ISSUER),
     )
 
-    assert isinstance(first, User)
-    assert isinstance(second, User)
+    assert isinstance(first, users.UserRead)
+    assert isinstance(second, users.UserRead)
     assert first.id != second.id
     assert isinstance(takeover, SignInRefused)
     found, _ = await _rows(db_engine)
@@ -130,11 +168,21 @@ async def test_the_same_subject_from_another_issuer_is_another_account(
 
 
 async def test_an_email_change_of_ones_own_account_is_kept(resources: Resources) -> None:
-    first = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
-    again = await users.sign_in(resources=resources, identity=identity("ada", "ada@corp.example"))
+    first = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com"),
+    )
+    again = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@corp.example"),
+    )
 
-    assert isinstance(first, User)
-    assert isinstance(again, User)
+    assert isinstance(first, users.UserRead)
+    assert isinstance(again, users.UserRead)
     assert (again.id, again.email) == (first.id, "ada@corp.example")
 
 
@@ -158,13 +206,21 @@ async def test_an_account_recorded_before_issuers_is_claimed_by_its_own_provider
 
     # Another provider with the same subject does not get it (and the e-mail is taken).
     other_provider = await users.sign_in(
-        resources=resources, identity=identity("ada", "ada@example.com", provider="openshift")
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com", provider="openshift"),
     )
-    own = await users.sign_in(resources=resources, identity=identity("ada", "ada@example.com"))
+    own = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity("ada", "ada@example.com"),
+    )
 
     assert isinstance(other_provider, SignInRefused)
     assert other_provider.code is SignInRefusal.ACCOUNT_CONFLICT
-    assert isinstance(own, User)
+    assert isinstance(own, users.UserRead)
     assert own.id == legacy_id
     found, _ = await _rows(db_engine)
     assert [(u.id, u.oauth_issuer) for u in found] == [(legacy_id, ISSUER)]

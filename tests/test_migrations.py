@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from app.db import migrate
-from app.db.models import User
 from app.main import create_app
 from app.services import users
 from app.services.users import DEV_ISSUER
@@ -120,7 +119,9 @@ async def test_0002_keeps_existing_users_and_they_sign_in_again_to_the_same_acco
                 )
                 resources = app.state.resources
                 sso_again = await users.sign_in(
-                    resources=resources,
+                    users=resources.users,
+                    sync=resources.user_sync,
+                    settings=resources.settings,
                     identity=users.LoginIdentity(
                         provider="oidc",
                         issuer="https://sso.example.com",
@@ -131,7 +132,9 @@ async def test_0002_keeps_existing_users_and_they_sign_in_again_to_the_same_acco
                 )
                 # Another issuer's "ada" is someone else: not linked, and the address is taken.
                 impostor = await users.sign_in(
-                    resources=resources,
+                    users=resources.users,
+                    sync=resources.user_sync,
+                    settings=resources.settings,
                     identity=users.LoginIdentity(
                         provider="oidc",
                         issuer="https://other.example.com",
@@ -158,7 +161,7 @@ async def test_0002_keeps_existing_users_and_they_sign_in_again_to_the_same_acco
     ]
     assert dev_again.status_code == 200
     assert dev_again.json()["id"] == str(dev_user)
-    assert isinstance(sso_again, User)
+    assert isinstance(sso_again, users.UserRead)
     assert (sso_again.id, sso_again.oauth_issuer) == (sso_user, "https://sso.example.com")
     assert isinstance(impostor, users.SignInRefused)
     assert [tuple(row) for row in downgraded] == [(sso_user, "ada"), (dev_user, "dora")]

@@ -22,6 +22,7 @@ import app
 from app.db import migrate, reader
 from app.db.models import ApiKeyStatus
 from app.db.reader import Reader, StatementRefused, as_text
+from app.db.repositories import named
 
 
 def _import_the_app() -> None:
@@ -237,9 +238,9 @@ async def test_the_key_listing_reads_the_rows_it_was_given(
 ) -> None:
     listing = reader.declared()["api_keys.listing"]
     for side in readers:
-        rows = [tuple(r) for r in await side.all(listing, {"user_id": USER_ID})]
+        rows = named(listing, await side.all(listing, {"user_id": USER_ID}))
         # Newest first, the pending key left out, one row per model link.
-        assert [(row[0], row[3], row[10]) for row in rows] == [
+        assert [(row["id"], row["status"], row["model_id"]) for row in rows] == [
             (KEYS[0], ApiKeyStatus.ACTIVE, "m1"),
             (KEYS[0], ApiKeyStatus.ACTIVE, "ollama/llama2"),
             (KEYS[1], ApiKeyStatus.REVOKED, "m1"),

@@ -152,9 +152,11 @@ async def test_ending_sessions_needs_the_current_generation_when_one_is_given(
 ) -> None:
     user_id = await portal.login("ned")
 
-    stale = await users.end_sessions(resources=resources, user_id=uuid.UUID(user_id), generation=7)
+    stale = await users.end_sessions(
+        users=resources.users, user_id=uuid.UUID(user_id), generation=7
+    )
     current = await users.end_sessions(
-        resources=resources, user_id=uuid.UUID(user_id), generation=0
+        users=resources.users, user_id=uuid.UUID(user_id), generation=0
     )
 
     assert (stale, current) == (False, True)

@@ -97,7 +97,12 @@ async def callback(request: Request) -> Response:
     if isinstance(outcome, LoginRefused):
         log.info("login refused: %s (%r)", outcome.reason.value, outcome.detail)
         return _back_to_frontend(settings, outcome.reason.value)
-    user = await users.sign_in(resources=resources, identity=outcome)
+    user = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=outcome,
+    )
     if isinstance(user, SignInRefused):
         return _back_to_frontend(settings, user.code.value)
     sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)
@@ -110,7 +115,7 @@ async def logout(request: Request) -> Response:
     if session is not None:
         # Only a current session can end the others: a stale copy of the cookie ends nothing.
         await users.end_sessions(
-            resources=_resources(request),
+            users=_resources(request).users,
             user_id=session.user_id,
             generation=session.generation,
         )
@@ -190,7 +195,12 @@ async def dev_login(request: Request) -> Response:
         full_name=body.get("fullName"),
         groups=tuple(body.get("groups", ())),
     )
-    user = await users.sign_in(resources=resources, identity=identity)
+    user = await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity,
+    )
     if isinstance(user, SignInRefused):
         return _error(_DEV_LOGIN_STATUS[user.code], user.code.value, user.message)
     sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -38,6 +42,32 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     several statements to agree uses the engine itself.
     """
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def round_trip(engine: AsyncEngine) -> None:
+    """One trivial statement: raises when the database cannot be reached or refuses us."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+
+
+@contextlib.asynccontextmanager
+async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """A session advisory lock named after a job, held while the context is open, if free
+    (whether it is); on SQLite, one process: always free."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"litemaas-bff {name}".encode()).digest()[:8], signed=True)
+    async with engine.connect() as conn:
+        # Autocommit: no transaction stays open on this connection while the job runs.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from app.auth.bearer import bearer_token
-from app.db import models as db
 from app.failures import Failure, not_found
 from app.graphql.context import Info
+from app.graphql.enums import ApiKeyStatusEnum, api_value
 from app.graphql.errors import (
     InvalidApiKeyError,
     KeyLimitReachedError,
@@ -20,22 +19,21 @@ from app.graphql.errors import (
     NotFoundError,
     UserNotFoundLitellmError,
     ValidationError,
+    not_in_result,
     user_error,
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.graphql.types import Model
+from app.graphql.types import ModelType
 from app.services import access, api_keys, catalog
 
-strawberry.enum(db.ApiKeyStatus, name="ApiKeyStatus")
 
-
-@strawberry.type(description="An API key; its secret is shown once, at creation.")
-class ApiKey:
+@strawberry.type(name="ApiKey", description="An API key; its secret is shown once, at creation.")
+class ApiKeyType:
     id: strawberry.ID
     name: str
     prefix: str | None = strawberry.field(description="The first characters, for recognition.")
-    status: db.ApiKeyStatus
+    status: ApiKeyStatusEnum
     expires_at: datetime | None
     created_at: datetime
     revoked_at: datetime | None
@@ -43,23 +41,23 @@ class ApiKey:
     tpm_limit: int | None
     rpm_limit: int | None
     # Loaded with the keys (one query for all of them), not by a resolver per key.
-    model_access: list[Model] = strawberry.field(
+    model_access: list[ModelType] = strawberry.field(
         description="The models this key may call (enforced by LiteLLM)."
     )
 
     @classmethod
-    def from_row(cls, row: db.ApiKey | api_keys.ListedKey, models: list[Model]) -> ApiKey:
+    def from_read(cls, key: api_keys.ApiKeyRead, models: list[ModelType]) -> ApiKeyType:
         return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            prefix=row.prefix,
-            status=row.status,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
-            max_budget=row.max_budget,
-            tpm_limit=row.tpm_limit,
-            rpm_limit=row.rpm_limit,
+            id=strawberry.ID(str(key.id)),
+            name=key.name,
+            prefix=key.prefix,
+            status=api_value(ApiKeyStatusEnum, key.status),
+            expires_at=key.expires_at,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            max_budget=key.max_budget,
+            tpm_limit=key.tpm_limit,
+            rpm_limit=key.rpm_limit,
             model_access=models,
         )
 
@@ -76,37 +74,38 @@ class ApiKeyCreateInput:
 
 @strawberry.type
 class ApiKeyCreateSuccess:
-    api_key: ApiKey
+    api_key: ApiKeyType
     secret: str = strawberry.field(description="The key itself. Shown now and never again.")
 
 
 @strawberry.type
 class ApiKeyRevokeSuccess:
-    api_key: ApiKey
+    api_key: ApiKeyType
 
 
 @strawberry.type
 class ModelAccessGranted:
-    model: Model
-    allowed_models: list[Model]
+    model: ModelType
+    allowed_models: list[ModelType]
 
 
-ApiKeyCreateResult = Annotated[
-    ApiKeyCreateSuccess
-    | ModelAccessDeniedError
+ApiKeyCreateError = (
+    ModelAccessDeniedError
     | KeyLimitReachedError
     | ValidationError
     | LitellmUnavailableError
-    | UserNotFoundLitellmError,
-    strawberry.union("ApiKeyCreateResult"),
+    | UserNotFoundLitellmError
+)
+ApiKeyCreateResult = Annotated[
+    ApiKeyCreateSuccess | ApiKeyCreateError, strawberry.union("ApiKeyCreateResult")
 ]
+ApiKeyRevokeError = NotFoundError | LitellmUnavailableError
 ApiKeyRevokeResult = Annotated[
-    ApiKeyRevokeSuccess | NotFoundError | LitellmUnavailableError,
-    strawberry.union("ApiKeyRevokeResult"),
+    ApiKeyRevokeSuccess | ApiKeyRevokeError, strawberry.union("ApiKeyRevokeResult")
 ]
+ModelAccessError = ModelAccessDeniedError | InvalidApiKeyError | ValidationError
 ModelAccessResult = Annotated[
-    ModelAccessGranted | ModelAccessDeniedError | InvalidApiKeyError | ValidationError,
-    strawberry.union("ModelAccessResult"),
+    ModelAccessGranted | ModelAccessError, strawberry.union("ModelAccessResult")
 ]
 
 
@@ -116,43 +115,48 @@ class ApiKeyQuery:
         description="The caller's API keys, newest first; admins may name another user.",
         permission_classes=[IsAuthenticated, CanReadUser],
     )
-    async def api_keys(self, info: Info, user_id: strawberry.ID | None = None) -> list[ApiKey]:
+    async def api_keys(self, info: Info, user_id: strawberry.ID | None = None) -> list[ApiKeyType]:
         owner = await info.context.owner(user_id)
         if owner is None:
             return []
-        listed = await api_keys.list_for_user(resources=info.context.resources, user_id=owner)
-        return _keys([(key, key.models) for key in listed])
+        listed = await api_keys.list_for_user(keys=info.context.resources.api_keys, user_id=owner)
+        return _keys(listed)
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
     )
-    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey | None:
+    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKeyType | None:
         user = await info.context.user()
         key_id = parse_uuid(id)
         if key_id is None:
             return None
-        row = await api_keys.get_for_user(
-            resources=info.context.resources, user_id=user.id, key_id=key_id
+        key = await api_keys.get_for_user(
+            keys=info.context.resources.api_keys, user_id=user.id, key_id=key_id
         )
-        return await _with_models(info, row) if row is not None else None
+        return _keys([key])[0] if key is not None else None
 
     @strawberry.field(description="May the API key in `Authorization: Bearer` call this model?")
     async def model_access(self, info: Info, model: strawberry.ID) -> ModelAccessResult:
         resources = info.context.resources
         result = await access.check_model_access(
-            resources=resources,
+            keys=resources.api_keys,
+            counters=resources.counters,
+            enforcement=resources.settings.model_access_enforcement,
             secret=bearer_token(info.context.request.headers.get("authorization")),
             model_id=str(model),
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
+            error = user_error(result)
+            if isinstance(error, ModelAccessError):
+                return error
+            raise not_in_result(result)
         loaded = await info.context.loaders.model.load_many(
             [result.model_id, *result.allowed_model_ids]
         )
         requested, *allowed = loaded
         return ModelAccessGranted(
-            model=Model.from_row(requested) if requested else _unknown_model(result.model_id),
-            allowed_models=[Model.from_row(m) for m in allowed if m is not None],
+            model=ModelType.from_read(requested or catalog.unknown_model(result.model_id)),
+            allowed_models=[ModelType.from_read(m) for m in allowed if m is not None],
         )
 
 
@@ -164,8 +168,12 @@ class ApiKeyMutation:
     )
     async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreateResult:
         user = await info.context.user()
+        resources = info.context.resources
         result = await api_keys.create(
-            resources=info.context.resources,
+            keys=resources.api_keys,
+            litellm=resources.litellm,
+            ensure_litellm_user=resources.user_sync.ensure,
+            max_active_keys=resources.settings.max_active_keys_per_user,
             user_id=user.id,
             request=api_keys.NewApiKey(
                 name=input.name,
@@ -177,9 +185,11 @@ class ApiKeyMutation:
             ),
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        key = await _with_models(info, result.api_key)
-        return ApiKeyCreateSuccess(api_key=key, secret=result.secret)
+            error = user_error(result)
+            if isinstance(error, ApiKeyCreateError):
+                return error
+            raise not_in_result(result)
+        return ApiKeyCreateSuccess(api_key=_keys([result.api_key])[0], secret=result.secret)
 
     @strawberry.mutation(
         description="Revoke a key: LiteLLM stops accepting it at once.",
@@ -187,39 +197,30 @@ class ApiKeyMutation:
     )
     async def api_key_revoke(self, info: Info, id: strawberry.ID) -> ApiKeyRevokeResult:
         user = await info.context.user()
+        resources = info.context.resources
         key_id = parse_uuid(id)
-        result: db.ApiKey | Failure = (
+        result = (
             not_found("API key")
             if key_id is None
             else await api_keys.revoke(
-                resources=info.context.resources, user_id=user.id, key_id=key_id
+                keys=resources.api_keys, litellm=resources.litellm, user_id=user.id, key_id=key_id
             )
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return ApiKeyRevokeSuccess(api_key=await _with_models(info, result))
+            error = user_error(result)
+            if isinstance(error, ApiKeyRevokeError):
+                return error
+            raise not_in_result(result)
+        return ApiKeyRevokeSuccess(api_key=_keys([result])[0])
 
 
-async def _with_models(info: Info, row: db.ApiKey) -> ApiKey:
-    models = await api_keys.models_for_key(resources=info.context.resources, key_id=row.id)
-    (key,) = _keys([(row, models)])
-    return key
-
-
-def _keys(
-    keys: Sequence[tuple[db.ApiKey | api_keys.ListedKey, Sequence[catalog.CatalogModel]]],
-) -> list[ApiKey]:
+def _keys(keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
     """The keys with their models, each model converted once."""
-    converted: dict[str, Model] = {}
+    converted: dict[str, ModelType] = {}
 
-    def model(found: catalog.CatalogModel) -> Model:
+    def model(found: catalog.ModelRead) -> ModelType:
         if found.id not in converted:
-            converted[found.id] = Model.from_row(found)
+            converted[found.id] = ModelType.from_read(found)
         return converted[found.id]
 
-    return [ApiKey.from_row(key, [model(m) for m in models]) for key, models in keys]
-
-
-def _unknown_model(model_id: str) -> Model:
-    # Granted in log-only/off mode for a model the catalogue does not know.
-    return Model.from_row(catalog.CatalogModel(id=model_id, name=model_id, available=False))
+    return [ApiKeyType.from_read(key, [model(m) for m in key.models]) for key in keys]

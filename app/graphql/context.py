@@ -18,6 +18,8 @@ from app.resources import Resources
 from app.services import health, safety, users
 from app.services.users import SignedIn
 
+DatabaseStateTask = asyncio.Task[tuple[health.DatabaseHealth, list[safety.HoldRead]]]
+
 
 @dataclass
 class Context:
@@ -27,8 +29,8 @@ class Context:
     # The cookie's session: whether it is still current is known once `current_user` has run.
     session: Session | None
     _user: asyncio.Task[SignedIn | None] | None = field(default=None, init=False)
-    _database_state: asyncio.Task[tuple[health.DatabaseHealth, list[safety.Hold]]] | None = field(
-        default=None, init=False
+    _database_state: asyncio.Task[tuple[health.DatabaseHealth, list[safety.HoldRead]]] | None = (
+        field(default=None, init=False)
     )
 
     async def current_user(self) -> SignedIn | None:
@@ -39,7 +41,7 @@ class Context:
         if self._user is None:
             self._user = asyncio.create_task(
                 users.signed_in(
-                    resources=self.resources,
+                    users=self.resources.users,
                     user_id=self.session.user_id,
                     generation=self.session.generation,
                 )
@@ -59,7 +61,7 @@ class Context:
             return (await self.user()).id
         return parse_uuid(user_id)
 
-    async def database_state(self) -> tuple[health.DatabaseHealth, list[safety.Hold]]:
+    async def database_state(self) -> tuple[health.DatabaseHealth, list[safety.HoldRead]]:
         """The database probe and the held mass changes, read once per request however many
         fields ask for them."""
         # `{ a: health { ... } b: health { ... } }` must not turn one request into many probes.
@@ -67,11 +69,11 @@ class Context:
             self._database_state = asyncio.create_task(self._read_database_state())
         return await self._database_state
 
-    async def _read_database_state(self) -> tuple[health.DatabaseHealth, list[safety.Hold]]:
-        db = await health.check_database(engine=self.resources.engine)
+    async def _read_database_state(self) -> tuple[health.DatabaseHealth, list[safety.HoldRead]]:
+        db = await health.check_database(round_trip=self.resources.database_round_trip)
         # With the database down the status is DOWN whatever is held.
         ok = db.status is health.HealthStatus.OK
-        return db, await safety.list_holds(resources=self.resources) if ok else []
+        return db, await safety.list_holds(holds=self.resources.safety_holds) if ok else []
 
     @cached_property
     def loaders(self) -> Loaders:

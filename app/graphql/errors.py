@@ -5,17 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from app.failures import Failure, FailureCode
-
-ErrorCode = strawberry.enum(
-    FailureCode,
-    name="ErrorCode",
-    description="Why an operation did not succeed; the frontend maps each code to words.",
-)
+from app.graphql.enums import ErrorCode, api_value
 
 
 @strawberry.interface(description="An expected failure, returned as data with a code.")
 class UserError:
-    code: FailureCode
+    code: ErrorCode
     message: str
 
 
@@ -61,11 +56,24 @@ class InvalidApiKeyError(UserError):
     pass
 
 
-def user_error(failure: Failure) -> UserError:
+# Every error type; a mutation's result names the few it may return.
+AnyUserError = (
+    ValidationError
+    | NotFoundError
+    | AlreadySubscribedError
+    | ModelAccessDeniedError
+    | KeyLimitReachedError
+    | LitellmUnavailableError
+    | UserNotFoundLitellmError
+    | InvalidApiKeyError
+)
+
+
+def user_error(failure: Failure) -> AnyUserError:
     """The GraphQL error type for a service failure."""
-    code, message = failure.code, failure.message
+    code, message = api_value(ErrorCode, failure.code), failure.message
     ids = [strawberry.ID(m) for m in failure.model_ids]
-    match code:
+    match failure.code:
         case FailureCode.VALIDATION_FAILED:
             return ValidationError(code=code, message=message, field=failure.field)
         case FailureCode.NOT_FOUND:
@@ -82,3 +90,8 @@ def user_error(failure: Failure) -> UserError:
             return UserNotFoundLitellmError(code=code, message=message)
         case FailureCode.INVALID_API_KEY:
             return InvalidApiKeyError(code=code, message=message)
+
+
+def not_in_result(failure: Failure) -> TypeError:
+    """For a failure the field's result type has no member for: a bug, never the client's."""
+    return TypeError(f"{failure.code.value} is not among this field's results")

@@ -7,31 +7,26 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.safety import SafetyHold
-from app.litellm.breaker import BreakerState
+from app.graphql.enums import CircuitBreakerStateEnum, HealthStatusEnum, api_value
+from app.graphql.safety import SafetyHoldType
 from app.services import health
 
-strawberry.enum(health.HealthStatus, name="HealthStatus")
 
-
-@strawberry.type
-class DatabaseHealth:
-    status: health.HealthStatus
+@strawberry.type(name="DatabaseHealth")
+class DatabaseHealthType:
+    status: HealthStatusEnum
     latency_ms: float | None
     error: str | None
 
 
-strawberry.enum(BreakerState, name="CircuitBreakerState")
-
-
 @strawberry.type
 class LitellmHealth:
-    status: health.HealthStatus
+    status: HealthStatusEnum
     latency_ms: float | None = strawberry.field(description="Of the last background probe.")
     last_sync: datetime | None = strawberry.field(
         description="When LiteLLM last answered a call or a catalogue sync."
     )
-    circuit_breaker: BreakerState
+    circuit_breaker: CircuitBreakerStateEnum
     consecutive_failures: int
     last_probe_at: datetime | None
     error: str | None
@@ -39,10 +34,10 @@ class LitellmHealth:
 
 @strawberry.type
 class Health:
-    status: health.HealthStatus
-    database: DatabaseHealth
+    status: HealthStatusEnum
+    database: DatabaseHealthType
     litellm: LitellmHealth
-    safety_holds: list[SafetyHold] = strawberry.field(
+    safety_holds: list[SafetyHoldType] = strawberry.field(
         description="Mass changes held by the safety valve; any makes the status DEGRADED."
     )
 
@@ -52,17 +47,23 @@ class HealthQuery:
     @strawberry.field(description="Health of the service and of its database and LiteLLM.")
     async def health(self, info: Info) -> Health:
         db, holds = await info.context.database_state()
-        litellm = health.litellm_health(resources=info.context.resources)
+        litellm = health.litellm_health(litellm=info.context.resources.litellm)
         held = health.HealthStatus.DEGRADED if holds else health.HealthStatus.OK
         return Health(
-            status=health.overall_status(db.status, litellm.status, held),
-            safety_holds=[SafetyHold.from_hold(h) for h in holds],
-            database=DatabaseHealth(status=db.status, latency_ms=db.latency_ms, error=db.error),
+            status=api_value(
+                HealthStatusEnum, health.overall_status(db.status, litellm.status, held)
+            ),
+            safety_holds=[SafetyHoldType.from_read(h) for h in holds],
+            database=DatabaseHealthType(
+                status=api_value(HealthStatusEnum, db.status),
+                latency_ms=db.latency_ms,
+                error=db.error,
+            ),
             litellm=LitellmHealth(
-                status=litellm.status,
+                status=api_value(HealthStatusEnum, litellm.status),
                 latency_ms=litellm.latency_ms,
                 last_sync=litellm.last_sync,
-                circuit_breaker=litellm.circuit_breaker,
+                circuit_breaker=api_value(CircuitBreakerStateEnum, litellm.circuit_breaker),
                 consecutive_failures=litellm.consecutive_failures,
                 last_probe_at=litellm.last_probe_at,
                 error=litellm.error,

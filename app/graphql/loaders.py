@@ -9,8 +9,6 @@ from strawberry.dataloader import DataLoader
 from app.auth.session import Session
 from app.resources import Resources
 from app.services import catalog, subscriptions
-from app.services.catalog import CatalogModel
-from app.services.subscriptions import ListedSubscription
 
 
 class Loaders:
@@ -18,22 +16,22 @@ class Loaders:
         self._resources = resources
         # The cookie's session: the subscriptions' read checks it is still current.
         self._session = session
-        self.model = DataLoader[str, CatalogModel | None](self._load_models)
-        self.my_subscription = DataLoader[str, ListedSubscription | None](
+        self.model = DataLoader[str, catalog.ModelRead | None](self._load_models)
+        self.my_subscription = DataLoader[str, subscriptions.SubscriptionRead | None](
             self._load_my_subscriptions
         )
 
-    async def _load_models(self, ids: Sequence[str]) -> list[CatalogModel | None]:
-        found = await catalog.models_by_id(resources=self._resources, model_ids=ids)
+    async def _load_models(self, ids: Sequence[str]) -> list[catalog.ModelRead | None]:
+        found = await catalog.models_by_id(models=self._resources.catalogue, model_ids=ids)
         return [found.get(i) for i in ids]
 
     async def _load_my_subscriptions(
         self, model_ids: Sequence[str]
-    ) -> list[ListedSubscription | None]:
+    ) -> list[subscriptions.SubscriptionRead | None]:
         if self._session is None:
             return [None] * len(model_ids)
         found = await subscriptions.by_model_for_session(
-            resources=self._resources,
+            subscriptions=self._resources.subscriptions,
             user_id=self._session.user_id,
             generation=self._session.generation,
             model_ids=model_ids,

@@ -9,21 +9,21 @@ import strawberry
 
 from app.failures import Failure, not_found
 from app.graphql.context import Info
-from app.graphql.errors import NotFoundError, user_error
+from app.graphql.enums import SafetyHoldKindEnum, api_value
+from app.graphql.errors import NotFoundError, not_in_result, user_error
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import safety
 
-strawberry.enum(safety.HoldKind, name="SafetyHoldKind")
-
 
 @strawberry.type(
+    name="SafetyHold",
     description="A mass change an automatic job refused to make; it waits until the "
-    "condition clears or an admin confirms it."
+    "condition clears or an admin confirms it.",
 )
-class SafetyHold:
+class SafetyHoldType:
     id: strawberry.ID = strawberry.field(description="This proposal; it changes with the change.")
-    kind: safety.HoldKind
+    kind: SafetyHoldKindEnum
     reason: str
     count: int = strawberry.field(description="How many things the job would change.")
     total: int = strawberry.field(description="How many there are (active keys, models).")
@@ -35,11 +35,11 @@ class SafetyHold:
     )
 
     @classmethod
-    def from_hold(cls, hold: safety.Hold) -> SafetyHold:
+    def from_read(cls, hold: safety.HoldRead) -> SafetyHoldType:
         return cls(
             id=strawberry.ID(str(hold.id)),
-            kind=hold.kind,
-            reason=hold.reason,
+            kind=api_value(SafetyHoldKindEnum, hold.kind),
+            reason=safety.reason(hold),
             count=len(hold.items),
             total=hold.total,
             passes_held=hold.passes_held,
@@ -51,7 +51,7 @@ class SafetyHold:
 
 @strawberry.type
 class SafetyHoldConfirmSuccess:
-    hold: SafetyHold
+    hold: SafetyHoldType
 
 
 SafetyHoldConfirmResult = Annotated[
@@ -68,13 +68,16 @@ class SafetyMutation:
     async def safety_hold_confirm(self, info: Info, id: strawberry.ID) -> SafetyHoldConfirmResult:
         user = await info.context.user()
         hold_id = parse_uuid(id)
-        result: safety.Hold | Failure = (
+        result = (
             not_found("Safety hold")
             if hold_id is None
             else await safety.confirm(
-                resources=info.context.resources, hold_id=hold_id, actor_id=user.id
+                holds=info.context.resources.safety_holds, hold_id=hold_id, actor_id=user.id
             )
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return SafetyHoldConfirmSuccess(hold=SafetyHold.from_hold(result))
+            error = user_error(result)
+            if isinstance(error, NotFoundError):
+                return error
+            raise not_in_result(result)
+        return SafetyHoldConfirmSuccess(hold=SafetyHoldType.from_read(result))

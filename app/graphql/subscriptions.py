@@ -6,7 +6,6 @@ from typing import Annotated
 
 import strawberry
 
-from app.db import models as db
 from app.failures import Failure, not_found
 from app.graphql.context import Info
 from app.graphql.errors import (
@@ -15,11 +14,12 @@ from app.graphql.errors import (
     NotFoundError,
     UserNotFoundLitellmError,
     ValidationError,
+    not_in_result,
     user_error,
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.graphql.types import Subscription
+from app.graphql.types import SubscriptionType
 from app.services import subscriptions
 
 
@@ -30,25 +30,28 @@ class SubscriptionCreateInput:
 
 @strawberry.type
 class SubscriptionCreateSuccess:
-    subscription: Subscription
+    subscription: SubscriptionType
 
 
 @strawberry.type
 class SubscriptionCancelSuccess:
-    subscription: Subscription
+    subscription: SubscriptionType
 
 
-SubscriptionCreateResult = Annotated[
-    SubscriptionCreateSuccess
-    | AlreadySubscribedError
+SubscriptionCreateError = (
+    AlreadySubscribedError
     | NotFoundError
     | LitellmUnavailableError
     | UserNotFoundLitellmError
-    | ValidationError,
+    | ValidationError
+)
+SubscriptionCreateResult = Annotated[
+    SubscriptionCreateSuccess | SubscriptionCreateError,
     strawberry.union("SubscriptionCreateResult"),
 ]
+SubscriptionCancelError = NotFoundError | LitellmUnavailableError
 SubscriptionCancelResult = Annotated[
-    SubscriptionCancelSuccess | NotFoundError | LitellmUnavailableError,
+    SubscriptionCancelSuccess | SubscriptionCancelError,
     strawberry.union("SubscriptionCancelResult"),
 ]
 
@@ -61,12 +64,14 @@ class SubscriptionQuery:
     )
     async def subscriptions(
         self, info: Info, user_id: strawberry.ID | None = None
-    ) -> list[Subscription]:
+    ) -> list[SubscriptionType]:
         owner = await info.context.owner(user_id)
         if owner is None:
             return []
-        rows = await subscriptions.list_for_user(resources=info.context.resources, user_id=owner)
-        return [Subscription.from_row(r) for r in rows]
+        rows = await subscriptions.list_for_user(
+            subscriptions=info.context.resources.subscriptions, user_id=owner
+        )
+        return [SubscriptionType.from_read(r) for r in rows]
 
 
 @strawberry.type
@@ -79,12 +84,20 @@ class SubscriptionMutation:
         self, info: Info, input: SubscriptionCreateInput
     ) -> SubscriptionCreateResult:
         user = await info.context.user()
+        resources = info.context.resources
         result = await subscriptions.create(
-            resources=info.context.resources, user_id=user.id, model_id=str(input.model_id)
+            subscriptions=resources.subscriptions,
+            models=resources.catalogue,
+            ensure_litellm_user=resources.user_sync.ensure,
+            user_id=user.id,
+            model_id=str(input.model_id),
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return SubscriptionCreateSuccess(subscription=Subscription.from_row(result))
+            error = user_error(result)
+            if isinstance(error, SubscriptionCreateError):
+                return error
+            raise not_in_result(result)
+        return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
 
     @strawberry.mutation(
         description="Cancel a subscription; the model is first removed from the caller's keys.",
@@ -93,13 +106,21 @@ class SubscriptionMutation:
     async def subscription_cancel(self, info: Info, id: strawberry.ID) -> SubscriptionCancelResult:
         user = await info.context.user()
         subscription_id = parse_uuid(id)
-        result: db.Subscription | Failure = (
+        resources = info.context.resources
+        result = (
             not_found("Subscription")
             if subscription_id is None
             else await subscriptions.cancel(
-                resources=info.context.resources, user_id=user.id, subscription_id=subscription_id
+                subscriptions=resources.subscriptions,
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                user_id=user.id,
+                subscription_id=subscription_id,
             )
         )
         if isinstance(result, Failure):
-            return user_error(result)  # type: ignore[return-value]
-        return SubscriptionCancelSuccess(subscription=Subscription.from_row(result))
+            error = user_error(result)
+            if isinstance(error, SubscriptionCancelError):
+                return error
+            raise not_in_result(result)
+        return SubscriptionCancelSuccess(subscription=SubscriptionType.from_read(result))

@@ -7,13 +7,15 @@ from datetime import datetime
 
 import strawberry
 
-from app.db import models as db
 from app.graphql.context import Info
+from app.graphql.enums import SubscriptionStatusEnum, api_value
 from app.services import catalog, subscriptions
 
 
-@strawberry.type(description="A model served by LiteLLM; `id` is LiteLLM's model name.")
-class Model:
+@strawberry.type(
+    name="Model", description="A model served by LiteLLM; `id` is LiteLLM's model name."
+)
+class ModelType:
     id: strawberry.ID
     name: str
     provider: str | None
@@ -29,12 +31,12 @@ class Model:
     synced_at: datetime | None
 
     @strawberry.field(description="The caller's subscription to this model, if any.")
-    async def subscription(self, info: Info) -> Subscription | None:
+    async def subscription(self, info: Info) -> SubscriptionType | None:
         found = await info.context.loaders.my_subscription.load(str(self.id))
-        return Subscription.from_row(found) if found is not None else None
+        return SubscriptionType.from_read(found) if found is not None else None
 
     @classmethod
-    def from_row(cls, row: catalog.CatalogModel) -> Model:
+    def from_read(cls, row: catalog.ModelRead) -> ModelType:
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
@@ -50,30 +52,27 @@ class Model:
         )
 
 
-strawberry.enum(db.SubscriptionStatus, name="SubscriptionStatus")
-
-
-@strawberry.type
-class Subscription:
+@strawberry.type(name="Subscription")
+class SubscriptionType:
     id: strawberry.ID
     model_id: strawberry.ID
-    status: db.SubscriptionStatus
+    status: SubscriptionStatusEnum
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
 
     @strawberry.field
-    async def model(self, info: Info) -> Model:
+    async def model(self, info: Info) -> ModelType:
         row = await info.context.loaders.model.load(str(self.model_id))
         assert row is not None, "a subscription's model is never deleted"
-        return Model.from_row(row)
+        return ModelType.from_read(row)
 
     @classmethod
-    def from_row(cls, row: db.Subscription | subscriptions.ListedSubscription) -> Subscription:
+    def from_read(cls, row: subscriptions.SubscriptionRead) -> SubscriptionType:
         return cls(
             id=strawberry.ID(str(row.id)),
             model_id=strawberry.ID(row.model_id),
-            status=row.status,
+            status=api_value(SubscriptionStatusEnum, row.status),
             created_at=row.created_at,
             updated_at=row.updated_at,
             cancelled_at=row.cancelled_at,

@@ -7,19 +7,18 @@ from typing import Annotated
 import strawberry
 
 from app.auth.session import SESSION_COOKIE
-from app.db import models
 from app.failures import not_found
 from app.graphql.context import Info
+from app.graphql.enums import ErrorCode, LitellmSyncStatusEnum, api_value
 from app.graphql.errors import (
     LitellmUnavailableError,
     NotFoundError,
     UserNotFoundLitellmError,
+    not_in_result,
     user_error,
 )
 from app.graphql.permissions import IsAdmin, IsAuthenticated
 from app.services import users
-
-strawberry.enum(models.SyncStatus, name="LitellmSyncStatus")
 
 
 @strawberry.type(name="User")
@@ -29,18 +28,18 @@ class UserType:
     email: str
     full_name: str | None
     roles: list[str]
-    litellm_sync_status: models.SyncStatus
+    litellm_sync_status: LitellmSyncStatusEnum
     litellm_sync_error: str | None
 
     @classmethod
-    def from_model(cls, user: models.User) -> UserType:
+    def from_read(cls, user: users.UserRead) -> UserType:
         return cls(
             id=strawberry.ID(str(user.id)),
             username=user.username,
             email=user.email,
             full_name=user.full_name,
             roles=list(user.roles),
-            litellm_sync_status=user.sync_status,
+            litellm_sync_status=api_value(LitellmSyncStatusEnum, user.sync_status),
             litellm_sync_error=user.sync_error,
         )
 
@@ -49,19 +48,17 @@ class UserType:
 class UserQuery:
     @strawberry.field(description="The signed-in user, or null when anonymous.")
     async def me(self, info: Info) -> UserType | None:
+        # The request's one read of the signed-in user is the whole account.
         signed_in = await info.context.current_user()
-        if signed_in is None:
-            return None
-        user = await users.get(resources=info.context.resources, user_id=signed_in.id)
-        return UserType.from_model(user) if user is not None else None
+        return UserType.from_read(signed_in.user) if signed_in is not None else None
 
     @strawberry.field(
         description="Every user, by username (administrators only); at most `first` of them.",
         permission_classes=[IsAuthenticated, IsAdmin],
     )
     async def users(self, info: Info, first: int = 100) -> list[UserType]:
-        found = await users.list_by_username(resources=info.context.resources, limit=first)
-        return [UserType.from_model(user) for user in found]
+        found = await users.list_by_username(users=info.context.resources.users, limit=first)
+        return [UserType.from_read(user) for user in found]
 
 
 @strawberry.type
@@ -69,9 +66,9 @@ class LitellmSyncRetrySuccess:
     user: UserType
 
 
+LitellmSyncRetryError = LitellmUnavailableError | UserNotFoundLitellmError
 LitellmSyncRetryResult = Annotated[
-    LitellmSyncRetrySuccess | LitellmUnavailableError | UserNotFoundLitellmError,
-    strawberry.union("LitellmSyncRetryResult"),
+    LitellmSyncRetrySuccess | LitellmSyncRetryError, strawberry.union("LitellmSyncRetryResult")
 ]
 
 
@@ -97,13 +94,13 @@ class UserMutation:
     async def sign_out_everywhere(self, info: Info) -> SignOutEverywhereResult:
         signed_in = await info.context.user()
         resources = info.context.resources
-        await users.end_sessions(resources=resources, user_id=signed_in.id)
+        await users.end_sessions(users=resources.users, user_id=signed_in.id)
         info.context.response.delete_cookie(SESSION_COOKIE)
-        user = await users.get(resources=resources, user_id=signed_in.id)
+        user = await users.get(users=resources.users, user_id=signed_in.id)
         if user is None:
             # Deleted since this request was authenticated: no session of it is left anyway.
-            return user_error(not_found("User"))  # type: ignore[return-value]
-        return SignOutEverywhereSuccess(user=UserType.from_model(user))
+            return NotFoundError(code=ErrorCode.NOT_FOUND, message=not_found("User").message)
+        return SignOutEverywhereSuccess(user=UserType.from_read(user))
 
     @strawberry.mutation(
         description="Retry creating the caller's user in LiteLLM now.",
@@ -112,9 +109,12 @@ class UserMutation:
     async def litellm_sync_retry(self, info: Info) -> LitellmSyncRetryResult:
         user = await info.context.user()
         resources = info.context.resources
-        failure = await users.ensure_litellm_user(resources=resources, user_id=user.id)
+        failure = await resources.user_sync.ensure(user.id)
         if failure is not None:
-            return user_error(failure)  # type: ignore[return-value]
-        refreshed = await users.get(resources=resources, user_id=user.id)
+            error = user_error(failure)
+            if isinstance(error, LitellmSyncRetryError):
+                return error
+            raise not_in_result(failure)
+        refreshed = await users.get(users=resources.users, user_id=user.id)
         assert refreshed is not None
-        return LitellmSyncRetrySuccess(user=UserType.from_model(refreshed))
+        return LitellmSyncRetrySuccess(user=UserType.from_read(refreshed))

@@ -42,7 +42,9 @@ async def authz(request: Request) -> Response:
     model_id = models[0]
     try:
         result = await access.check_model_access(
-            resources=resources,
+            keys=resources.api_keys,
+            counters=resources.counters,
+            enforcement=resources.settings.model_access_enforcement,
             secret=bearer_token(request.headers.get("authorization")),
             model_id=model_id,
         )

@@ -15,7 +15,7 @@ from app.services.safety import HoldKind
 async def metrics(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     counters = resources.counters
-    litellm = health.litellm_health(resources=resources)
+    litellm = health.litellm_health(litellm=resources.litellm)
     lines = [
         "# HELP litemaas_model_access_checks_total Model-access checks by outcome.",
         "# TYPE litemaas_model_access_checks_total counter",

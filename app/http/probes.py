@@ -16,7 +16,7 @@ async def healthz(_request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     resources: Resources = request.app.state.resources
-    db = await health.check_database(engine=resources.engine)
+    db = await health.check_database(round_trip=resources.database_round_trip)
     ready = db.status is health.HealthStatus.OK
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "database": db.status.value},

@@ -12,25 +12,18 @@ import hashlib
 import logging
 import math
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import SQLModel, col, func, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from app.db import reader
-from app.db.models import (
-    ApiKey,
-    ApiKeyModel,
-    ApiKeyStatus,
-    Subscription,
-    SubscriptionStatus,
-    User,
-    utcnow,
+from app.db.models import ApiKeyStatus, utcnow
+from app.db.repositories.api_keys import ApiKeyRead as ApiKeyRead  # what callers receive
+from app.db.repositories.api_keys import (
+    ApiKeyRepository,
+    AtKeyLimit,
+    NewKeyRow,
+    Unsubscribed,
 )
-from app.db.reader import as_text
 from app.failures import (
     Failure,
     FailureCode,
@@ -38,11 +31,9 @@ from app.failures import (
     not_found,
     validation,
 )
-from app.litellm.client import GeneratedKey
+from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
-from app.resources import Resources
-from app.services import audit, catalog, inputs, users
-from app.services.catalog import CatalogModel
+from app.services import inputs
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +42,8 @@ MAX_LIFETIME = timedelta(days=36525)
 PREFIX_LENGTH = 8
 # Metadata on every LiteLLM key the BFF makes: the reconciler touches no other key.
 KEY_ID_METADATA = "litemaas_key_id"
-# Keys that count against the per-user limit: in use, or being created.
-LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
+# Makes sure LiteLLM knows a user before a key is made for them: None, or why it could not.
+EnsureLiteLLMUser = Callable[[uuid.UUID], Awaitable[Failure | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +58,7 @@ class NewApiKey:
 
 @dataclass(frozen=True, slots=True)
 class CreatedApiKey:
-    api_key: ApiKey
+    api_key: ApiKeyRead  # with its models
     secret: str  # shown to the owner once, never stored or logged
 
     def __repr__(self) -> str:
@@ -79,115 +70,33 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass(slots=True)  # not frozen: built 50 at a time for the API-keys page
-class ListedKey:
-    """A key as its owner's list shows it, with the models it may call."""
-
-    id: uuid.UUID
-    name: str
-    prefix: str | None
-    status: ApiKeyStatus
-    expires_at: datetime | None
-    created_at: datetime
-    revoked_at: datetime | None
-    max_budget: float | None
-    tpm_limit: int | None
-    rpm_limit: int | None
-    models: list[CatalogModel]
-
-
-_keys = SQLModel.metadata.tables["api_keys"]
-_links = SQLModel.metadata.tables["api_key_models"]
-_KEY_COLUMNS = (
-    _keys.c.id,
-    _keys.c.name,
-    _keys.c.prefix,
-    as_text(_keys.c.status),
-    _keys.c.expires_at,
-    _keys.c.created_at,
-    _keys.c.revoked_at,
-    _keys.c.max_budget,
-    _keys.c.tpm_limit,
-    _keys.c.rpm_limit,
-)
-# The keys with their models, one row per key and model (one row with no model for a key
-# that has none).
-_LISTING = reader.statement(
-    "api_keys.listing",
-    sa.select(*_KEY_COLUMNS, *catalog.MODEL_COLUMNS)
-    .select_from(
-        _keys.outerjoin(_links, _links.c.api_key_id == _keys.c.id).outerjoin(
-            catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id
-        )
-    )
-    .where(
-        _keys.c.user_id == sa.bindparam("user_id"),
-        as_text(_keys.c.status) != ApiKeyStatus.PENDING.value,
-    )
-    .order_by(_keys.c.created_at.desc(), _keys.c.id, catalog.MODELS.c.id),
-)
-_KEY_MODELS = reader.statement(
-    "api_keys.key_models",
-    sa.select(*catalog.MODEL_COLUMNS)
-    .select_from(_links.join(catalog.MODELS, catalog.MODELS.c.id == _links.c.model_id))
-    .where(_links.c.api_key_id == sa.bindparam("key_id"))
-    .order_by(catalog.MODELS.c.id),
-)
-
-
-async def list_for_user(*, resources: Resources, user_id: uuid.UUID) -> list[ListedKey]:
+async def list_for_user(*, keys: ApiKeyRepository, user_id: uuid.UUID) -> list[ApiKeyRead]:
     """The user's keys (active and revoked), newest first, with their models sorted by id; keys
     being created are not shown. One statement for any number of keys."""
-    listed: list[ListedKey] = []
-    models: dict[str, CatalogModel] = {}  # each model read once, however many keys hold it
-    width = len(_KEY_COLUMNS)
-    for row in await resources.reader.all(_LISTING, {"user_id": user_id}):
-        if not listed or listed[-1].id != row[0]:
-            listed.append(
-                ListedKey(
-                    id=row[0],
-                    name=row[1],
-                    prefix=row[2],
-                    status=ApiKeyStatus(row[3]),
-                    expires_at=row[4],
-                    created_at=row[5],
-                    revoked_at=row[6],
-                    max_budget=row[7],
-                    tpm_limit=row[8],
-                    rpm_limit=row[9],
-                    models=[],
-                )
-            )
-        model_id = row[width]
-        if model_id is not None:
-            model = models.get(model_id)
-            if model is None:
-                model = models[model_id] = catalog.model_from_row(row[width:])
-            listed[-1].models.append(model)
-    return listed
+    return await keys.list_for_user(user_id)
 
 
 async def get_for_user(
-    *, resources: Resources, user_id: uuid.UUID, key_id: uuid.UUID
-) -> ApiKey | None:
-    """One of the user's keys; None for another user's key (no existence leak)."""
-    async with resources.reads() as session:
-        key = await session.get(ApiKey, key_id)
+    *, keys: ApiKeyRepository, user_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKeyRead | None:
+    """One of the user's keys with its models; None for another user's key (no existence
+    leak) and for a key being created."""
+    key = await keys.get(key_id)
     if key is None or key.user_id != user_id or key.status is ApiKeyStatus.PENDING:
         return None
     return key
 
 
-async def models_for_key(*, resources: Resources, key_id: uuid.UUID) -> list[CatalogModel]:
-    """The models the key may call, by id."""
-    rows = await resources.reader.all(_KEY_MODELS, {"key_id": key_id})
-    return [catalog.model_from_row(row) for row in rows]
-
-
 async def create(
-    *, resources: Resources, user_id: uuid.UUID, request: NewApiKey
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    ensure_litellm_user: EnsureLiteLLMUser,
+    max_active_keys: int,
+    user_id: uuid.UUID,
+    request: NewApiKey,
 ) -> CreatedApiKey | Failure:
-    """Create a key for exactly the requested models.
+    """Create a key for exactly the requested models; the key with its models and its secret.
 
     Failures: VALIDATION_FAILED, LITELLM_UNAVAILABLE, USER_NOT_FOUND_LITELLM,
     MODEL_ACCESS_DENIED (a model without an active subscription), KEY_LIMIT_REACHED.
@@ -195,48 +104,81 @@ async def create(
     invalid = _validate(request)
     if invalid is not None:
         return invalid
-    sync_failure = await users.ensure_litellm_user(resources=resources, user_id=user_id)
+    sync_failure = await ensure_litellm_user(user_id)
     if sync_failure is not None:
         return sync_failure
 
-    pending = await _insert_pending(resources=resources, user_id=user_id, request=request)
-    if isinstance(pending, Failure):
-        return pending
+    pending = await keys.insert_pending(
+        NewKeyRow(
+            user_id=user_id,
+            name=request.name.strip(),
+            model_ids=request.model_ids,
+            expires_at=request.expires_at,
+            max_budget=request.max_budget,
+            tpm_limit=request.tpm_limit,
+            rpm_limit=request.rpm_limit,
+        ),
+        limit=max_active_keys,
+    )
+    if isinstance(pending, Unsubscribed):
+        return Failure(
+            FailureCode.MODEL_ACCESS_DENIED,
+            "No active subscription for: " + ", ".join(pending.model_ids),
+            model_ids=pending.model_ids,
+        )
+    if isinstance(pending, AtKeyLimit):
+        return Failure(
+            FailureCode.KEY_LIMIT_REACHED,
+            f"You already have {pending.live} active keys; the limit is {max_active_keys}. "
+            "Revoke one to create another.",
+        )
 
     try:
-        generated = await resources.litellm.key_generate(
-            key_alias=str(pending.id),
+        generated = await litellm.key_generate(
+            key_alias=str(pending),
             user_id=str(user_id),
             models=request.model_ids,
             max_budget=request.max_budget,
             tpm_limit=request.tpm_limit,
             rpm_limit=request.rpm_limit,
             duration=_duration_until(request.expires_at),
-            metadata={KEY_ID_METADATA: str(pending.id), "name": request.name},
+            metadata={KEY_ID_METADATA: str(pending), "name": request.name},
         )
     except LiteLLMError as exc:
-        await _abandon(resources=resources, key=pending, error=exc)
+        await _abandon(keys=keys, litellm=litellm, key_id=pending, user_id=user_id, error=exc)
         return from_litellm_error(exc, action="create the key")
 
     try:
-        key = await _activate(resources=resources, key_id=pending.id, generated=generated)
-    except Exception:
-        log.exception(
-            "storing key %s failed after LiteLLM created it; deleting it there", pending.id
+        key = await keys.activate(
+            pending,
+            secret_sha256=secret_digest(generated.key),
+            prefix=generated.key[:PREFIX_LENGTH],
+            expires_at=generated.expires,
+            models=generated.models,
         )
-        await _abandon(resources=resources, key=pending, error=None, token=generated.token)
+    except Exception:
+        log.exception("storing key %s failed after LiteLLM created it; deleting it there", pending)
+        await _abandon(
+            keys=keys,
+            litellm=litellm,
+            key_id=pending,
+            user_id=user_id,
+            error=None,
+            token=generated.token,
+        )
         raise
     return CreatedApiKey(api_key=key, secret=generated.key)
 
 
 async def revoke(
-    *, resources: Resources, user_id: uuid.UUID, key_id: uuid.UUID
-) -> ApiKey | Failure:
-    """Delete the key in LiteLLM, then mark it revoked (revoking twice is fine).
+    *, keys: ApiKeyRepository, litellm: LiteLLMClient, user_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKeyRead | Failure:
+    """Delete the key in LiteLLM, then mark it revoked (revoking twice is fine); the key with
+    its models.
 
     Failures: NOT_FOUND, LITELLM_UNAVAILABLE (then the key still works).
     """
-    key = await get_for_user(resources=resources, user_id=user_id, key_id=key_id)
+    key = await get_for_user(keys=keys, user_id=user_id, key_id=key_id)
     if key is None:
         return not_found("API key")
     if key.status is ApiKeyStatus.REVOKED:
@@ -244,54 +186,10 @@ async def revoke(
     assert key.secret_sha256 is not None, "an active key always has its token"
     try:
         with contextlib.suppress(LiteLLMNotFound):  # already gone there: finish locally
-            await resources.litellm.key_delete(keys=[key.secret_sha256])
+            await litellm.key_delete(keys=[key.secret_sha256])
     except LiteLLMError as exc:
         return from_litellm_error(exc, action="revoke the key")
-    async with resources.sessions() as session:
-        await mark_revoked(session, [key_id])
-        audit.record(
-            session,
-            actor_id=user_id,
-            action="api_key.revoke",
-            resource_type="api_key",
-            resource_id=str(key_id),
-        )
-        await session.commit()
-        stored = await session.get(ApiKey, key_id)
-    assert stored is not None
-    return stored
-
-
-async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:
-    """Mark these keys revoked where they are still active (one statement; the caller commits)."""
-    if not key_ids:
-        return
-    now = utcnow()
-    await session.exec(
-        update(ApiKey)
-        .where(col(ApiKey.id).in_(key_ids))
-        .where(col(ApiKey.status) == ApiKeyStatus.ACTIVE)
-        .values(status=ApiKeyStatus.REVOKED, revoked_at=now, updated_at=now)
-    )
-
-
-async def remove_pending_row(*, resources: Resources, key_id: uuid.UUID, action: str) -> bool:
-    """Delete a key row that is still PENDING, recording `action`; False if it was not pending."""
-    async with resources.sessions() as session:
-        key = await session.get(ApiKey, key_id)
-        if key is None or key.status is not ApiKeyStatus.PENDING:
-            return False
-        await session.delete(key)
-        audit.record(
-            session,
-            actor_id=key.user_id,
-            action=action,
-            resource_type="api_key",
-            resource_id=str(key_id),
-            success=False,
-        )
-        await session.commit()
-    return True
+    return await keys.revoke(key_id, actor_id=user_id)
 
 
 def _validate(request: NewApiKey) -> Failure | None:
@@ -328,111 +226,42 @@ def _validate(request: NewApiKey) -> Failure | None:
     return None
 
 
-async def _insert_pending(
-    *, resources: Resources, user_id: uuid.UUID, request: NewApiKey
-) -> ApiKey | Failure:
-    """Check subscriptions and the key limit, then write the PENDING row with its models."""
-    async with resources.sessions() as session:
-        # Concurrent creations for one user queue here, so the limit check cannot be raced.
-        await session.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
-        subscribed = set(
-            (
-                await session.exec(
-                    select(Subscription.model_id)
-                    .where(col(Subscription.user_id) == user_id)
-                    .where(col(Subscription.status) == SubscriptionStatus.ACTIVE)
-                    .where(col(Subscription.model_id).in_(request.model_ids))
-                )
-            ).all()
-        )
-        denied = tuple(m for m in request.model_ids if m not in subscribed)
-        if denied:
-            return Failure(
-                FailureCode.MODEL_ACCESS_DENIED,
-                "No active subscription for: " + ", ".join(denied),
-                model_ids=denied,
-            )
-        live = (
-            await session.exec(
-                select(func.count())
-                .select_from(ApiKey)
-                .where(col(ApiKey.user_id) == user_id)
-                .where(col(ApiKey.status).in_(LIVE_STATUSES))
-            )
-        ).one()
-        limit = resources.settings.max_active_keys_per_user
-        if live >= limit:
-            return Failure(
-                FailureCode.KEY_LIMIT_REACHED,
-                f"You already have {live} active keys; the limit is {limit}. "
-                "Revoke one to create another.",
-            )
-        key = ApiKey(
-            user_id=user_id,
-            name=request.name.strip(),
-            status=ApiKeyStatus.PENDING,
-            max_budget=request.max_budget,
-            tpm_limit=request.tpm_limit,
-            rpm_limit=request.rpm_limit,
-            expires_at=request.expires_at,
-        )
-        session.add(key)
-        session.add_all(ApiKeyModel(api_key_id=key.id, model_id=m) for m in request.model_ids)
-        await session.commit()
-        return key
-
-
-async def _activate(*, resources: Resources, key_id: uuid.UUID, generated: GeneratedKey) -> ApiKey:
-    async with resources.sessions() as session:
-        key = await session.get(ApiKey, key_id)
-        assert key is not None
-        now = utcnow()
-        key.status = ApiKeyStatus.ACTIVE
-        key.secret_sha256 = secret_digest(generated.key)
-        key.prefix = generated.key[:PREFIX_LENGTH]
-        key.expires_at = key.expires_at or generated.expires
-        key.updated_at = now
-        audit.record(
-            session,
-            actor_id=key.user_id,
-            action="api_key.create",
-            resource_type="api_key",
-            resource_id=str(key.id),
-            details={"models": sorted(generated.models)},
-        )
-        await session.commit()
-        return key
-
-
 async def _abandon(
-    *, resources: Resources, key: ApiKey, error: LiteLLMError | None, token: str | None = None
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    key_id: uuid.UUID,
+    user_id: uuid.UUID,
+    error: LiteLLMError | None,
+    token: str | None = None,
 ) -> None:
     """Undo a failed creation: the LiteLLM key if one may exist, then the pending row.
 
     If LiteLLM cannot be cleaned up now, the row stays PENDING and the reconciler finishes.
     """
     may_exist = token is not None or (isinstance(error, LiteLLMUnavailable) and error.reached)
-    if may_exist and not await delete_litellm_key(resources=resources, key=key, token=token):
-        log.warning("key %s left pending for the reconciler", key.id)
+    if may_exist and not await delete_litellm_key(
+        litellm=litellm, key_id=key_id, user_id=user_id, token=token
+    ):
+        log.warning("key %s left pending for the reconciler", key_id)
         return
-    await remove_pending_row(resources=resources, key_id=key.id, action="api_key.create_failed")
+    await keys.remove_pending(key_id, action="api_key.create_failed")
 
 
 async def delete_litellm_key(
-    *, resources: Resources, key: ApiKey, token: str | None = None
+    *, litellm: LiteLLMClient, key_id: uuid.UUID, user_id: uuid.UUID, token: str | None = None
 ) -> bool:
     """Make sure LiteLLM has no key for this row (found by token, else by alias = row id).
 
     True when LiteLLM has none left; False when LiteLLM could not be asked.
     """
-    litellm = resources.litellm
     try:
         if token is None:
             token = next(
                 (
                     k.token
-                    for k in await litellm.key_list(user_id=str(key.user_id))
-                    if k.key_alias == str(key.id) and not k.deleted
+                    for k in await litellm.key_list(user_id=str(user_id))
+                    if k.key_alias == str(key_id) and not k.deleted
                 ),
                 None,
             )
@@ -440,7 +269,7 @@ async def delete_litellm_key(
             with contextlib.suppress(LiteLLMNotFound):
                 await litellm.key_delete(keys=[token])
     except LiteLLMError as exc:
-        log.warning("could not delete the LiteLLM key of %s: %s", key.id, exc)
+        log.warning("could not delete the LiteLLM key of %s: %s", key_id, exc)
         return False
     return True
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from app.litellm.breaker import BreakerState
+from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError
-from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +29,11 @@ class DatabaseHealth:
     error: str | None = None
 
 
-async def check_database(*, engine: AsyncEngine) -> DatabaseHealth:
-    """Round-trip a trivial statement and time it."""
+async def check_database(*, round_trip: Callable[[], Awaitable[object]]) -> DatabaseHealth:
+    """Time one round trip to the database (`round_trip` raises when it cannot make it)."""
     started = time.perf_counter()
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await round_trip()
     except Exception as exc:  # any failure means "down"; the reason goes to the log and the view
         log.warning("database health check failed: %s", exc.__class__.__name__)
         return DatabaseHealth(HealthStatus.DOWN, None, exc.__class__.__name__)
@@ -63,12 +60,12 @@ class LiteLLMHealth:
     error: str | None
 
 
-async def probe_litellm(*, resources: Resources) -> None:
+async def probe_litellm(*, litellm: LiteLLMClient) -> None:
     """Time a readiness call and remember the outcome (the background probe runs this)."""
-    monitor = resources.litellm.monitor
+    monitor = litellm.monitor
     started = time.perf_counter()
     try:
-        await resources.litellm.readiness()
+        await litellm.readiness()
     except LiteLLMError as exc:
         monitor.last_probe_ok = False
         monitor.last_probe_error = str(exc)
@@ -80,10 +77,10 @@ async def probe_litellm(*, resources: Resources) -> None:
     monitor.last_probe_at = datetime.now(UTC)
 
 
-def litellm_health(*, resources: Resources) -> LiteLLMHealth:
+def litellm_health(*, litellm: LiteLLMClient) -> LiteLLMHealth:
     """What the process knows of LiteLLM now (no network call)."""
-    monitor = resources.litellm.monitor
-    breaker = resources.litellm.breaker.snapshot()
+    monitor = litellm.monitor
+    breaker = litellm.breaker.snapshot()
     if breaker.state is BreakerState.OPEN or monitor.last_probe_ok is False:
         status = HealthStatus.DOWN
     elif breaker.state is BreakerState.HALF_OPEN or monitor.last_probe_ok is None:

@@ -22,14 +22,16 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import col, select
-
-from app.db.models import ApiKey, ApiKeyStatus, User, utcnow
+from app.db.models import ApiKeyStatus, utcnow
+from app.db.repositories.api_keys import LIVE_STATUSES, ApiKeyRepository, KeyState
+from app.db.repositories.safety import HoldKind
+from app.db.repositories.users import UserRepository
 from app.failures import FailureCode
-from app.litellm.client import KeyInfo
+from app.litellm.client import KeyInfo, LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
-from app.resources import Resources
-from app.services import api_keys, audit, safety, users
+from app.services import api_keys, safety, users
+from app.services.users import LiteLLMUserSync
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 USERS_PER_PASS = 50
@@ -42,20 +44,35 @@ class ReconcileReport:
     pending_keys_removed: int = 0
     orphan_litellm_keys_deleted: int = 0
     missing_keys_revoked: int = 0
-    held: list[safety.HoldKind] = field(default_factory=list)
+    held: list[HoldKind] = field(default_factory=list)
     keys_blocked: int = 0
     keys_unblocked: int = 0
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
 
 
-async def reconcile(*, resources: Resources) -> ReconcileReport:
-    """One repair pass over users and keys."""
+@dataclass(frozen=True, slots=True)
+class Reconciler:
+    """What a repair pass reads and changes."""
+
+    api_keys: ApiKeyRepository
+    users: UserRepository
+    litellm: LiteLLMClient
+    valve: safety.Valve
+    user_sync: LiteLLMUserSync
+    settings: Settings
+
+    async def run(self) -> ReconcileReport:
+        """One repair pass over users and keys."""
+        return await _reconcile(self)
+
+
+async def _reconcile(job: Reconciler) -> ReconcileReport:
     report = ReconcileReport()
     try:
-        await _retry_user_syncs(resources, report)
+        await _retry_user_syncs(job, report)
         if report.stopped_early is None:
-            await _repair_keys(resources, report)
+            await _repair_keys(job, report)
     except LiteLLMUnavailable as exc:
         report.stopped_early = str(exc)
     if report.stopped_early:
@@ -64,9 +81,9 @@ async def reconcile(*, resources: Resources) -> ReconcileReport:
     return report
 
 
-async def _retry_user_syncs(resources: Resources, report: ReconcileReport) -> None:
-    for user_id in await users.users_due_for_sync(resources=resources, limit=USERS_PER_PASS):
-        failure = await users.ensure_litellm_user(resources=resources, user_id=user_id)
+async def _retry_user_syncs(job: Reconciler, report: ReconcileReport) -> None:
+    for user_id in await job.users.due_for_sync(limit=USERS_PER_PASS):
+        failure = await job.user_sync.ensure(user_id)
         if failure is None:
             report.users_synced += 1
             continue
@@ -76,25 +93,22 @@ async def _retry_user_syncs(resources: Resources, report: ReconcileReport) -> No
             return
 
 
-async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
-    grace = timedelta(seconds=resources.settings.pending_key_grace_seconds)
+async def _repair_keys(job: Reconciler, report: ReconcileReport) -> None:
+    grace = timedelta(seconds=job.settings.pending_key_grace_seconds)
     # LiteLLM is read before the rows: a key made after this instant is judged next pass.
     listed_at = utcnow()
-    litellm_keys = await resources.litellm.key_list()
-    async with resources.sessions() as session:
-        rows = {k.id: k for k in (await session.exec(select(ApiKey))).all()}
-        inactive = set(
-            (await session.exec(select(User.id).where(col(User.is_active).is_(False)))).all()
-        )
+    litellm_keys = await job.litellm.key_list()
+    rows = await job.api_keys.states()
+    inactive = await job.users.inactive_ids()
     stale_before = utcnow() - grace
 
     for key in rows.values():
         if key.status is ApiKeyStatus.PENDING and key.created_at < stale_before:
-            if not await api_keys.delete_litellm_key(resources=resources, key=key):
-                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
-            if await api_keys.remove_pending_row(
-                resources=resources, key_id=key.id, action="api_key.pending_removed"
+            if not await api_keys.delete_litellm_key(
+                litellm=job.litellm, key_id=key.id, user_id=key.user_id
             ):
+                raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
+            if await job.api_keys.remove_pending(key.id, action="api_key.pending_removed"):
                 report.pending_keys_removed += 1
 
     # LiteLLM keys this service made, by the key row they were made for.
@@ -107,26 +121,26 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
     orphans = {
         row_id: token
         for row_id, token in made_here.items()
-        if (row := rows.get(row_id)) is None or row.status not in api_keys.LIVE_STATUSES
+        if (row := rows.get(row_id)) is None or row.status not in LIVE_STATUSES
     }
     allowed = await _permitted(
-        resources, report, safety.HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
+        job, report, HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
     )
     for row_id, token in orphans.items():
         if row_id not in allowed:
             continue
         row = rows.get(row_id)
         try:
-            await resources.litellm.key_delete(keys=[token])
+            await job.litellm.key_delete(keys=[token])
         except LiteLLMUnavailable:
             raise
         except LiteLLMError as exc:
             report.errors.append(f"deleting orphan key {row_id}: {exc}")
             continue
         report.orphan_litellm_keys_deleted += 1
-        await _audit_repair(resources, "api_key.orphan_deleted", row_id, row)
+        await _audit_repair(job, "api_key.orphan_deleted", row_id, row)
 
-    await _match_blocking_to_owners(resources, report, litellm_keys, rows, inactive)
+    await _match_blocking_to_owners(job, report, litellm_keys, rows, inactive)
 
     live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
     active = [key for key in rows.values() if key.status is ApiKeyStatus.ACTIVE]
@@ -136,36 +150,34 @@ async def _repair_keys(resources: Resources, report: ReconcileReport) -> None:
         if key.updated_at < listed_at and key.secret_sha256 not in live_tokens
     }
     allowed = await _permitted(
-        resources, report, safety.HoldKind.REVOKE_MISSING_KEYS, missing, total=len(active)
+        job, report, HoldKind.REVOKE_MISSING_KEYS, missing, total=len(active)
     )
     for key_id, key in missing.items():
         if key_id in allowed:
-            await _revoke_missing(resources, key)
+            await _revoke_missing(job, key)
             report.missing_keys_revoked += 1
 
 
 async def _permitted(
-    resources: Resources,
+    job: Reconciler,
     report: ReconcileReport,
-    kind: safety.HoldKind,
+    kind: HoldKind,
     proposed: Collection[uuid.UUID],
     *,
     total: int,
 ) -> set[uuid.UUID]:
     """The proposed key ids the safety valve lets this pass change."""
-    allowed = await safety.permitted(
-        resources=resources, kind=kind, proposed=[str(i) for i in proposed], total=total
-    )
+    allowed = await job.valve.permitted(kind=kind, proposed=[str(i) for i in proposed], total=total)
     if len(allowed) < len(proposed):
         report.held.append(kind)
     return {uuid.UUID(i) for i in allowed}
 
 
 async def _match_blocking_to_owners(
-    resources: Resources,
+    job: Reconciler,
     report: ReconcileReport,
     litellm_keys: list[KeyInfo],
-    rows: dict[uuid.UUID, ApiKey],
+    rows: dict[uuid.UUID, KeyState],
     inactive: set[uuid.UUID],
 ) -> None:
     # Active keys this service made, by row id: token, and whether LiteLLM has it blocked.
@@ -190,20 +202,18 @@ async def _match_blocking_to_owners(
     # operator blocked by hand in LiteLLM during an incident) waits for an admin.
     to_block = changes(blocked=True)
     for row_id, token in to_block.items():
-        await _set_blocked(resources, report, rows[row_id], token, blocked=True)
+        await _set_blocked(job, report, rows[row_id], token, blocked=True)
     to_unblock = changes(blocked=False)
-    allowed = await _permitted(
-        resources, report, safety.HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live)
-    )
+    allowed = await _permitted(job, report, HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live))
     for row_id, token in to_unblock.items():
         if row_id in allowed:
-            await _set_blocked(resources, report, rows[row_id], token, blocked=False)
+            await _set_blocked(job, report, rows[row_id], token, blocked=False)
 
 
 async def _set_blocked(
-    resources: Resources, report: ReconcileReport, row: ApiKey, token: str, *, blocked: bool
+    job: Reconciler, report: ReconcileReport, row: KeyState, token: str, *, blocked: bool
 ) -> None:
-    failure = await users.set_key_blocked(resources=resources, token=token, blocked=blocked)
+    failure = await users.set_key_blocked(litellm=job.litellm, token=token, blocked=blocked)
     if failure is not None:
         if failure.code is FailureCode.LITELLM_UNAVAILABLE:
             raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)
@@ -213,9 +223,7 @@ async def _set_blocked(
         report.keys_blocked += 1
     else:
         report.keys_unblocked += 1
-    await _audit_repair(
-        resources, "api_key.blocked" if blocked else "api_key.unblocked", row.id, row
-    )
+    await _audit_repair(job, "api_key.blocked" if blocked else "api_key.unblocked", row.id, row)
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:
@@ -228,30 +236,14 @@ def _row_id(info: KeyInfo) -> uuid.UUID | None:
         return None
 
 
-async def _revoke_missing(resources: Resources, key: ApiKey) -> None:
-    async with resources.sessions() as session:
-        await api_keys.mark_revoked(session, [key.id])
-        audit.record(
-            session,
-            actor_id=key.user_id,
-            action="api_key.revoked_missing_in_litellm",
-            resource_type="api_key",
-            resource_id=str(key.id),
-            success=False,
-        )
-        await session.commit()
+async def _revoke_missing(job: Reconciler, key: KeyState) -> None:
+    await job.api_keys.revoke(
+        key.id, actor_id=key.user_id, action="api_key.revoked_missing_in_litellm", success=False
+    )
 
 
 async def _audit_repair(
-    resources: Resources, action: str, key_id: uuid.UUID, row: ApiKey | None
+    job: Reconciler, action: str, key_id: uuid.UUID, row: KeyState | None
 ) -> None:
     log.warning("%s: %s", action, key_id)
-    async with resources.sessions() as session:
-        audit.record(
-            session,
-            actor_id=row.user_id if row is not None else None,
-            action=action,
-            resource_type="api_key",
-            resource_id=str(key_id),
-        )
-        await session.commit()
+    await job.api_keys.record(action, key_id, actor_id=row.user_id if row is not None else None)

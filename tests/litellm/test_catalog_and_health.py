@@ -45,7 +45,9 @@ async def test_added_and_removed_models_appear_and_become_unavailable(
     emulator.add_model("ollama/llama2")
     emulator.remove_model("m2")
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert (result.added, result.unavailable) == (1, 1)
     assert await _catalogue(portal) == {"m1": True, "ollama/llama2": True}
@@ -58,7 +60,9 @@ async def test_added_and_removed_models_appear_and_become_unavailable(
     assert (gone["id"], gone["available"]) == ("m2", False)
 
     emulator.add_model("m2")  # back again
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     assert await _catalogue(portal) == {"m1": True, "m2": True, "ollama/llama2": True}
 
 
@@ -68,7 +72,9 @@ async def test_litellm_down_serves_the_last_catalogue(
     emulator.faults.down = True
 
     with pytest.raises(LiteLLMUnavailable):
-        await catalog.sync_models(resources=resources)
+        await catalog.sync_models(
+            models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+        )
 
     assert await _catalogue(portal) == {"m1": True, "m2": True}
 
@@ -111,7 +117,7 @@ async def test_health_follows_litellm_up_down_and_back(
     synced_at = datetime.fromisoformat(litellm["lastSync"])
 
     emulator.faults.down = True
-    await health.probe_litellm(resources=resources)
+    await health.probe_litellm(litellm=resources.litellm)
     down_closed = await _litellm_health(watcher)
     assert down_closed["status"] == "DEGRADED"  # the database is fine; LiteLLM is not
     down_litellm = down_closed["litellm"]
@@ -124,7 +130,7 @@ async def test_health_follows_litellm_up_down_and_back(
         "consecutiveFailures": 1,
     }
     for _ in range(2):
-        await health.probe_litellm(resources=resources)
+        await health.probe_litellm(litellm=resources.litellm)
     opened = (await _litellm_health(watcher))["litellm"]
     assert isinstance(opened, dict)
     assert (opened["circuitBreaker"], opened["consecutiveFailures"]) == ("OPEN", 3)
@@ -132,7 +138,7 @@ async def test_health_follows_litellm_up_down_and_back(
     emulator.faults.clear()
     await asyncio.sleep(RESET_SECONDS)
     emulator.faults.latency = 0.2
-    probe = asyncio.create_task(health.probe_litellm(resources=resources))
+    probe = asyncio.create_task(health.probe_litellm(litellm=resources.litellm))
     async with asyncio.timeout(2):  # until the probe is in flight
         while resources.litellm.breaker.snapshot().state.name != "HALF_OPEN":  # noqa: ASYNC110
             await asyncio.sleep(0.005)
@@ -157,7 +163,7 @@ async def test_open_breaker_makes_mutations_fail_fast_as_unavailable(
     await watcher.login()
     emulator.faults.down = True
     for _ in range(3):
-        await health.probe_litellm(resources=resources)
+        await health.probe_litellm(litellm=resources.litellm)
     assert resources.litellm.breaker.snapshot().state.name == "OPEN"
     emulator.faults.clear()  # LiteLLM is back, but the breaker has not probed yet
     received = len(emulator.requests)

@@ -18,7 +18,6 @@ from starlette.applications import Starlette
 from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, User, utcnow
 from app.main import create_app
 from app.resources import Resources
-from app.services import reconcile
 from app.services.api_keys import KEY_ID_METADATA
 from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
@@ -124,7 +123,7 @@ async def test_timeout_at_generate_with_litellm_then_gone_is_repaired_by_the_rec
     emulator.faults.clear()
     network.fault = None
     await _age_rows(db_engine, resources)
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert report.pending_keys_removed == 1
     assert await _rows(db_engine) == []
@@ -219,7 +218,7 @@ async def test_reconciler_repairs_what_a_crash_left(
     await litellm.key_generate(key_alias=foreign_alias, user_id="ops", models=["m2"])
     await _age_rows(db_engine, resources)
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert (report.pending_keys_removed, report.orphan_litellm_keys_deleted) == (1, 1)
     assert report.missing_keys_revoked == 1
@@ -242,7 +241,7 @@ async def test_a_young_pending_row_is_left_to_finish(
         key_alias=str(in_flight.id), user_id=str(user.id), models=["m1"]
     )
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert (report.pending_keys_removed, report.orphan_litellm_keys_deleted) == (0, 0)
     assert _litellm_aliases(emulator) == [str(in_flight.id)]

@@ -15,7 +15,7 @@ from app.auth.session import SESSION_COOKIE
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, User
 from app.failures import FailureCode
 from app.resources import Resources
-from app.services import reconcile, safety, users
+from app.services import safety, users
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
@@ -52,7 +52,11 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     assert (await stack.chat(secret, "m1")).status_code == 200
 
     failure = await users.set_active(
-        resources=resources, user_id=user_id, active=False, actor_id=None
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=False,
+        actor_id=None,
     )
     portal.client.cookies.set(SESSION_COOKIE, session)
     me_after = await portal.gql(documents.ME)
@@ -73,7 +77,11 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     assert "user.deactivate" in actions
 
     reactivated = await users.set_active(
-        resources=resources, user_id=user_id, active=True, actor_id=None
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=True,
+        actor_id=None,
     )
 
     assert reactivated is None
@@ -88,7 +96,13 @@ async def test_a_deactivated_user_cannot_sign_in_again(
     portal: Portal, resources: Resources, db_engine: AsyncEngine
 ) -> None:
     user_id = uuid.UUID(await portal.login("frozen"))
-    await users.set_active(resources=resources, user_id=user_id, active=False, actor_id=None)
+    await users.set_active(
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=False,
+        actor_id=None,
+    )
     portal.client.cookies.clear()
 
     response = await portal.client.post(
@@ -111,13 +125,17 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     emulator.faults.down = True
 
     failure = await users.set_active(
-        resources=resources, user_id=user_id, active=False, actor_id=None
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=False,
+        actor_id=None,
     )
     checks_while_down = await _checks(portal.client, secret)
     blocked_while_down = [k.blocked for k in emulator.keys.values()]
     emulator.faults.clear()
-    report = await reconcile.reconcile(resources=resources)
-    second = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
+    second = await resources.reconciler.run()
 
     assert failure is not None
     assert failure.code is FailureCode.LITELLM_UNAVAILABLE
@@ -136,16 +154,22 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     # Reactivated while LiteLLM is down: the reconciler unblocks once it is back.
     emulator.faults.down = True
     failed = await users.set_active(
-        resources=resources, user_id=user_id, active=True, actor_id=None
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=True,
+        actor_id=None,
     )
     emulator.faults.clear()
     # Unblocking every key at once is also what keys an operator blocked by hand look like:
     # the pass holds it until an admin confirms.
-    held = await reconcile.reconcile(resources=resources)
+    held = await resources.reconciler.run()
     still_blocked = [k.blocked for k in emulator.keys.values()]
-    [hold] = await safety.list_holds(resources=resources)
+    [hold] = await safety.list_holds(holds=resources.safety_holds)
     admin = await users.sign_in(
-        resources=resources,
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
         identity=users.LoginIdentity(
             provider="dev",
             issuer=users.DEV_ISSUER,
@@ -155,9 +179,9 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
             groups=("litemaas-admins",),
         ),
     )
-    assert isinstance(admin, User)
-    await safety.confirm(resources=resources, hold_id=hold.id, actor_id=admin.id)
-    unblocked = await reconcile.reconcile(resources=resources)
+    assert isinstance(admin, users.UserRead)
+    await safety.confirm(holds=resources.safety_holds, hold_id=hold.id, actor_id=admin.id)
+    unblocked = await resources.reconciler.run()
 
     assert failed is not None
     assert failed.code is FailureCode.LITELLM_UNAVAILABLE
@@ -171,7 +195,11 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
 
 async def test_deactivating_an_unknown_user_is_not_found(resources: Resources) -> None:
     failure = await users.set_active(
-        resources=resources, user_id=uuid.uuid4(), active=False, actor_id=None
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=uuid.uuid4(),
+        active=False,
+        actor_id=None,
     )
 
     assert failure is not None

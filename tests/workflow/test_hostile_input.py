@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import ApiKey, AuditEvent, Subscription
-from app.services import audit
+from app.db.repositories import audit
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal

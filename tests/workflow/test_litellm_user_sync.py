@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import AuditEvent, SyncStatus, User
 from app.resources import Resources
-from app.services import catalog, reconcile
+from app.services import catalog
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
@@ -62,7 +62,7 @@ async def test_reconciler_retries_users_in_error_after_their_backoff(
     user_id = await portal.login()
     emulator.faults.clear()
 
-    not_yet = await reconcile.reconcile(resources=resources)
+    not_yet = await resources.reconciler.run()
     assert not_yet.users_synced == 0  # the backoff has not passed
     async with AsyncSession(db_engine) as session:
         user = await session.get(User, uuid.UUID(user_id))
@@ -72,7 +72,7 @@ async def test_reconciler_retries_users_in_error_after_their_backoff(
         session.add(user)
         await session.commit()
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert report.users_synced == 1
     assert user_id in emulator.users
@@ -101,7 +101,9 @@ async def test_twenty_concurrent_first_requests_create_one_litellm_user(
     user_id = await portal.login()  # LiteLLM down: the user is not there yet
     emulator.faults.clear()
     emulator.faults.latency = 0.02  # LiteLLM takes a moment, as a real one does
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     results = await asyncio.gather(*(portal.subscribe(m) for m in models))
 

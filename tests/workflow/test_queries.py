@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from app.db.engine import create_session_factory
 from app.main import create_app
 from app.resources import Resources
 from app.settings import Settings
@@ -69,7 +70,32 @@ async def test_api_keys_costs_the_same_statements_for_1_and_50_keys(
 
     assert len(keys) == 50
     assert sum(len(k["modelAccess"]) for k in keys) == 75
-    assert 1 <= len(one_key) == len(fifty_keys) <= 3, fifty_keys
+    # The signed-in user and the keys with their models.
+    assert len(one_key) == len(fifty_keys) == 2, fifty_keys
+
+
+async def test_me_reads_the_signed_in_user_once(
+    portal: Portal, resources: Resources, emulator: LiteLLMEmulator
+) -> None:
+    await portal.login(username="ada")
+    with counted_statements(resources) as statements:
+        me = (await portal.data(documents.ME))["me"]
+    assert me["username"] == "ada"
+    assert len(statements) == 1, statements
+
+
+async def test_a_created_key_comes_with_its_models_in_the_answer(
+    portal: Portal, resources: Resources, emulator: LiteLLMEmulator
+) -> None:
+    await portal.login()
+    await portal.subscribe("m1")
+    await portal.subscribe("m2")
+    with counted_statements(resources) as statements:
+        created = await portal.create_key(["m2", "m1"], name="both")
+    assert [m["id"] for m in created["apiKey"]["modelAccess"]] == ["m1", "m2"]
+    # The key with its models is read once, by the service, after it is activated.
+    listing_reads = [s for s in statements if "api_key_models" in s and "SELECT" in s.upper()]
+    assert len(listing_reads) == 1, listing_reads
 
 
 async def test_models_show_the_callers_subscription(
@@ -94,7 +120,9 @@ async def test_model_ids_with_slashes_round_trip(
     from app.services import catalog
 
     emulator.add_model("ollama/llama2")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     await portal.login()
 
     model = (await portal.data(documents.MODEL, id="ollama/llama2"))["model"]
@@ -214,7 +242,7 @@ async def test_restricted_models_start_pending_and_cannot_go_on_keys(
 ) -> None:
     from app.db.models import Model
 
-    async with resources.sessions() as session:
+    async with create_session_factory(resources.engine)() as session:
         model = await session.get(Model, "m2")
         assert model is not None
         model.restricted_access = True

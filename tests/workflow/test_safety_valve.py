@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, Model, utcnow
 from app.main import create_app
 from app.resources import Resources
-from app.services import catalog, reconcile, safety
+from app.services import catalog, safety
 from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
@@ -120,7 +120,7 @@ async def test_an_empty_litellm_revokes_nothing_until_an_admin_confirms(
     keys = await _keys_with_m1(portal, 3)
     network.target = empty_litellm  # LITELLM_URL now names a LiteLLM without these keys
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert report.held == [safety.HoldKind.REVOKE_MISSING_KEYS]
     assert report.missing_keys_revoked == 0
@@ -139,7 +139,7 @@ async def test_an_empty_litellm_revokes_nothing_until_an_admin_confirms(
     assert await _trips(client, safety.HoldKind.REVOKE_MISSING_KEYS) == 1
 
     # Later passes keep refusing while the condition holds.
-    await reconcile.reconcile(resources=resources)
+    await resources.reconciler.run()
     [again] = (await _health(portal))["safetyHolds"]
     assert (again["id"], again["passesHeld"]) == (hold["id"], 2)
     assert await _trips(client, safety.HoldKind.REVOKE_MISSING_KEYS) == 2
@@ -167,7 +167,7 @@ async def test_an_empty_litellm_revokes_nothing_until_an_admin_confirms(
     admin_id = (await admin.data(documents.ME))["me"]["id"]
     assert (str(event.actor_id), event.resource_id) == (admin_id, hold["id"])
 
-    applied = await reconcile.reconcile(resources=resources)
+    applied = await resources.reconciler.run()
 
     assert (applied.missing_keys_revoked, applied.held) == (3, [])
     assert await _statuses(db_engine) == dict.fromkeys(keys, ApiKeyStatus.REVOKED)
@@ -185,13 +185,11 @@ async def test_the_hold_lifts_by_itself_when_litellm_lists_the_keys_again(
 ) -> None:
     keys = await _keys_with_m1(portal, 2)
     network.target = empty_litellm
-    assert (await reconcile.reconcile(resources=resources)).held == [
-        safety.HoldKind.REVOKE_MISSING_KEYS
-    ]
+    assert (await resources.reconciler.run()).held == [safety.HoldKind.REVOKE_MISSING_KEYS]
     assert (await _health(portal))["status"] == "DEGRADED"
 
     network.target = emulator  # the right LiteLLM again
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert (report.held, report.missing_keys_revoked) == ([], 0)
     health = await _health(portal)
@@ -210,7 +208,7 @@ async def test_a_confirmation_covers_exactly_what_was_held(
 ) -> None:
     first = await _keys_with_m1(portal, 3)
     network.target = empty_litellm
-    await reconcile.reconcile(resources=resources)
+    await resources.reconciler.run()
     [hold] = (await _health(portal))["safetyHolds"]
     await admin.data(CONFIRM, id=hold["id"])
     # Before the next pass, three more keys are lost: they were not confirmed.
@@ -218,7 +216,7 @@ async def test_a_confirmation_covers_exactly_what_was_held(
     later = [(await portal.create_key(["m1"], name=f"later{i}"))["apiKey"]["id"] for i in range(3)]
     network.target = empty_litellm
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert report.missing_keys_revoked == 3
     statuses = await _statuses(db_engine)
@@ -248,7 +246,7 @@ async def test_one_lost_key_among_many_is_still_repaired(
     assert deleted.status_code == 200, deleted.text
     await _age(db_engine)
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert (report.missing_keys_revoked, report.held) == (1, [])
     assert (await _statuses(db_engine))[keys[0]] is ApiKeyStatus.REVOKED
@@ -267,7 +265,7 @@ async def test_a_wrong_database_deletes_no_litellm_key(
     async with db_engine.begin() as conn:  # a database restored from before the keys existed
         await conn.execute(text("DELETE FROM api_keys"))
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     assert (report.orphan_litellm_keys_deleted, report.held) == (
         0,
@@ -288,13 +286,13 @@ async def test_a_hold_is_seen_by_every_worker_and_survives_a_restart(
 ) -> None:
     await _keys_with_m1(portal, 2)
     network.target = empty_litellm
-    await reconcile.reconcile(resources=resources)
+    await resources.reconciler.run()
 
     other = Resources.open(settings, litellm_transport=httpx.ASGITransport(app=empty_litellm.app))
     try:
-        [hold] = await safety.list_holds(resources=other)
-        report = await reconcile.reconcile(resources=other)
-        [again] = await safety.list_holds(resources=other)
+        [hold] = await safety.list_holds(holds=other.safety_holds)
+        report = await other.reconciler.run()
+        [again] = await safety.list_holds(holds=other.safety_holds)
     finally:
         await other.close()
     assert hold.kind is safety.HoldKind.REVOKE_MISSING_KEYS
@@ -312,7 +310,9 @@ async def test_an_empty_model_list_retires_no_model(
     for name in ("m1", "m2"):
         emulator.remove_model(name)
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert result.unavailable == 0
     async with AsyncSession(db_engine) as session:
@@ -326,7 +326,9 @@ async def test_an_empty_model_list_retires_no_model(
 
     emulator.add_model("m1")
     emulator.add_model("m2")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     assert (await _health(portal))["safetyHolds"] == []
 
 
@@ -334,10 +336,14 @@ async def test_one_model_gone_among_several_is_retired(
     portal: Portal, emulator: LiteLLMEmulator, resources: Resources
 ) -> None:
     emulator.add_model("m3")
-    await catalog.sync_models(resources=resources)
+    await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
     emulator.remove_model("m2")
 
-    result = await catalog.sync_models(resources=resources)
+    result = await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
 
     assert result.unavailable == 1
     assert (await _health(portal))["safetyHolds"] == []
@@ -382,7 +388,7 @@ async def test_against_a_litellm_that_has_never_seen_the_keys(
         session.add_all(keys)
         await session.commit()
 
-    report = await reconcile.reconcile(resources=stack.resources)
+    report = await stack.resources.reconciler.run()
 
     assert safety.HoldKind.REVOKE_MISSING_KEYS in report.held
     # Any key on a shared proxy that some other database made is an orphan here: all held.
@@ -396,10 +402,10 @@ async def test_against_a_litellm_that_has_never_seen_the_keys(
 
     # Confirmed (by an administrator: the service call, as the mutation makes it).
     confirmed = await safety.confirm(
-        resources=stack.resources, hold_id=uuid.UUID(hold["id"]), actor_id=user_id
+        holds=stack.resources.safety_holds, hold_id=uuid.UUID(hold["id"]), actor_id=user_id
     )
-    assert isinstance(confirmed, safety.Hold)
-    report = await reconcile.reconcile(resources=stack.resources)
+    assert isinstance(confirmed, safety.HoldRead)
+    report = await stack.resources.reconciler.run()
 
     assert report.missing_keys_revoked == 3
     assert report.orphan_litellm_keys_deleted == 0
@@ -442,11 +448,11 @@ async def test_repointed_at_another_real_litellm_and_back(
         resources: Resources = app.state.resources
         elsewhere = Resources.open(other)
         try:
-            held = await reconcile.reconcile(resources=elsewhere)
+            held = await elsewhere.reconciler.run()
         finally:
             await elsewhere.close()
         during = await _health(portal)
-        back = await reconcile.reconcile(resources=resources)
+        back = await resources.reconciler.run()
         after = await _health(portal)
         for key_id in keys:
             await portal.revoke(key_id)
@@ -481,7 +487,7 @@ async def test_keys_an_operator_blocked_by_hand_stay_blocked(
             assert blocked.status_code == 200, blocked.text
     await _age(db_engine)
 
-    report = await reconcile.reconcile(resources=resources)
+    report = await resources.reconciler.run()
 
     # Their owners are active, but unblocking three of four keys at once is held.
     assert (report.keys_unblocked, report.held) == (0, [safety.HoldKind.UNBLOCK_KEYS])

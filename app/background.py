@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import sqlalchemy as sa
-
+from app.db.engine import job_lock
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
-from app.services import catalog, health, reconcile
+from app.services import catalog, health
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +27,12 @@ async def start_up(*, resources: Resources) -> None:
     reports the outage on `health` and /readyz, and the periodic jobs catch up.
     """
     try:
-        await catalog.sync_models(resources=resources)
+        await _sync_catalogue(resources)
     except LiteLLMError as exc:
         log.warning("model catalogue not synced at start (serving the last one): %s", exc)
     except Exception:
         log.exception("model catalogue not synced at start: the database failed")
-    await health.probe_litellm(resources=resources)
+    await health.probe_litellm(litellm=resources.litellm)
 
 
 @contextlib.asynccontextmanager
@@ -45,21 +43,17 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "litellm probe",
             settings.litellm_probe_interval_seconds,
-            lambda: health.probe_litellm(resources=resources),
+            lambda: health.probe_litellm(litellm=resources.litellm),
         ),
         (
             "catalogue sync",
             settings.catalog_sync_interval_seconds,
-            lambda: one_worker(
-                resources, "catalogue sync", lambda: catalog.sync_models(resources=resources)
-            ),
+            lambda: one_worker(resources, "catalogue sync", lambda: _sync_catalogue(resources)),
         ),
         (
             "reconcile",
             settings.reconcile_interval_seconds,
-            lambda: one_worker(
-                resources, "reconcile", lambda: reconcile.reconcile(resources=resources)
-            ),
+            lambda: one_worker(resources, "reconcile", lambda: resources.reconciler.run()),
         ),
     ]
     tasks = [
@@ -86,7 +80,7 @@ async def _every(name: str, interval: float, job: Callable[[], Awaitable[object]
 
 async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitable[object]]) -> bool:
     """Run the job unless another process is running it; whether it ran."""
-    async with _held(resources, name) as held:
+    async with job_lock(resources.engine, name) as held:
         if not held:
             log.debug("%s: running in another worker, skipped here", name)
             return False
@@ -94,20 +88,7 @@ async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitabl
         return True
 
 
-@contextlib.asynccontextmanager
-async def _held(resources: Resources, name: str) -> AsyncIterator[bool]:
-    """A session advisory lock named after the job, held while the context is open, if free."""
-    if resources.engine.dialect.name != "postgresql":
-        yield True
-        return
-    key = int.from_bytes(hashlib.sha256(f"litemaas-bff {name}".encode()).digest()[:8], signed=True)
-    async with resources.engine.connect() as conn:
-        # Autocommit: no transaction stays open on this connection while the job runs.
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            await conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
+async def _sync_catalogue(resources: Resources) -> object:
+    return await catalog.sync_models(
+        models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )

@@ -1,0 +1,444 @@
+"""API keys and the models each may call: every statement on `api_keys` and `api_key_models`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel, col, delete, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db import reader
+from app.db.engine import SessionFactory
+from app.db.models import (
+    ApiKey,
+    ApiKeyModel,
+    ApiKeyStatus,
+    Subscription,
+    SubscriptionStatus,
+    User,
+    utcnow,
+)
+from app.db.reader import Reader, as_text
+from app.db.repositories import audit, named
+from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_read
+
+# Keys that count against the per-user limit: in use, or being created.
+LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRead:
+    """A key with the models it may call, sorted by id."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    prefix: str | None
+    # LiteLLM's `token` for the key (the sha256 of its secret); None while it is being created.
+    secret_sha256: str | None
+    status: ApiKeyStatus
+    expires_at: datetime | None
+    created_at: datetime
+    revoked_at: datetime | None
+    max_budget: float | None
+    tpm_limit: int | None
+    rpm_limit: int | None
+    models: tuple[ModelRead, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAccess:
+    """What the access check needs of the key with a given digest."""
+
+    key_id: uuid.UUID
+    status: ApiKeyStatus
+    expires_at: datetime | None
+    owner_active: bool
+    model_ids: tuple[str, ...]  # sorted
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    """Where a key stands, as the reconciler compares it with LiteLLM."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: ApiKeyStatus
+    secret_sha256: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyModels:
+    """An active key's LiteLLM token and all of its models, sorted."""
+
+    key_id: uuid.UUID
+    token: str
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewKeyRow:
+    user_id: uuid.UUID
+    name: str
+    model_ids: tuple[str, ...]
+    expires_at: datetime | None
+    max_budget: float | None
+    tpm_limit: int | None
+    rpm_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """The key was not written: the owner has no active subscription to these models."""
+
+    model_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AtKeyLimit:
+    """The key was not written: the owner already has `live` keys, the limit."""
+
+    live: int
+
+
+KEYS = SQLModel.metadata.tables["api_keys"]
+LINKS = SQLModel.metadata.tables["api_key_models"]
+_USERS = SQLModel.metadata.tables["users"]
+_KEY_COLUMNS = (
+    KEYS.c.id,
+    KEYS.c.user_id,
+    KEYS.c.name,
+    KEYS.c.prefix,
+    KEYS.c.secret_sha256,
+    as_text(KEYS.c.status),
+    KEYS.c.expires_at,
+    KEYS.c.created_at,
+    KEYS.c.revoked_at,
+    KEYS.c.max_budget,
+    KEYS.c.tpm_limit,
+    KEYS.c.rpm_limit,
+)
+_WITH_MODELS = (
+    sa.select(*_KEY_COLUMNS, *model_columns("model_"))
+    .select_from(
+        KEYS.outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id).outerjoin(
+            MODELS, MODELS.c.id == LINKS.c.model_id
+        )
+    )
+    .order_by(KEYS.c.created_at.desc(), KEYS.c.id, MODELS.c.id)
+)
+# A user's keys with their models, one row per key and model (one row with no model for a key
+# that has none); keys being created are left out.
+LISTING = reader.statement(
+    "api_keys.listing",
+    _WITH_MODELS.where(
+        KEYS.c.user_id == sa.bindparam("user_id"),
+        as_text(KEYS.c.status) != ApiKeyStatus.PENDING.value,
+    ),
+)
+# One key with its models, whatever its status.
+ONE = reader.statement("api_keys.one", _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id")))
+# The owner's account is part of the one statement: a deactivated user's keys stop at once.
+ACCESS = reader.statement(
+    "api_keys.access",
+    sa.select(
+        KEYS.c.id,
+        as_text(KEYS.c.status),
+        KEYS.c.expires_at,
+        _USERS.c.is_active,
+        LINKS.c.model_id,
+    )
+    .select_from(
+        KEYS.join(_USERS, _USERS.c.id == KEYS.c.user_id).outerjoin(
+            LINKS, LINKS.c.api_key_id == KEYS.c.id
+        )
+    )
+    .where(KEYS.c.secret_sha256 == sa.bindparam("digest")),
+)
+
+
+def _keys(rows: Sequence[dict[str, Any]]) -> list[ApiKeyRead]:
+    """The keys in rows of `_WITH_MODELS`, each model read once however many keys hold it."""
+    keys: list[ApiKeyRead] = []
+    models: dict[str, ModelRead] = {}
+    current: dict[str, Any] | None = None
+    held: list[ModelRead] = []
+    for row in rows:
+        if current is None or row["id"] != current["id"]:
+            if current is not None:
+                keys.append(_key(current, tuple(held)))
+            current, held = row, []
+        model_id = row["model_id"]
+        if model_id is not None:
+            model = models.get(model_id)
+            if model is None:
+                model = models[model_id] = model_read(row, "model_")
+            held.append(model)
+    if current is not None:
+        keys.append(_key(current, tuple(held)))
+    return keys
+
+
+def _key(row: dict[str, Any], models: tuple[ModelRead, ...]) -> ApiKeyRead:
+    return ApiKeyRead(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        secret_sha256=row["secret_sha256"],
+        status=ApiKeyStatus(row["status"]),
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        max_budget=row["max_budget"],
+        tpm_limit=row["tpm_limit"],
+        rpm_limit=row["rpm_limit"],
+        models=models,
+    )
+
+
+class ApiKeyRepository:
+    def __init__(self, *, sessions: SessionFactory, reader: Reader) -> None:
+        self._sessions = sessions
+        self._reader = reader
+
+    async def list_for_user(self, user_id: uuid.UUID) -> list[ApiKeyRead]:
+        """The user's keys (active and revoked), newest first; one statement for any number."""
+        return _keys(named(LISTING, await self._reader.all(LISTING, {"user_id": user_id})))
+
+    async def get(self, key_id: uuid.UUID) -> ApiKeyRead | None:
+        """The key, whatever its status, with its models."""
+        keys = _keys(named(ONE, await self._reader.all(ONE, {"key_id": key_id})))
+        return keys[0] if keys else None
+
+    async def access(self, digest: str) -> KeyAccess | None:
+        """The key whose secret has this sha256, as the access check needs it."""
+        rows = named(ACCESS, await self._reader.all(ACCESS, {"digest": digest}))
+        if not rows:
+            return None
+        first = rows[0]
+        return KeyAccess(
+            key_id=first["id"],
+            status=ApiKeyStatus(first["status"]),
+            expires_at=first["expires_at"],
+            owner_active=first["is_active"],
+            model_ids=tuple(sorted(r["model_id"] for r in rows if r["model_id"] is not None)),
+        )
+
+    async def active_with_model(self, user_id: uuid.UUID, model_id: str) -> list[KeyModels]:
+        """The user's active keys that carry the model, each with all of its models."""
+        with_model = (
+            select(ApiKeyModel.api_key_id)
+            .join(ApiKey, col(ApiKey.id) == col(ApiKeyModel.api_key_id))
+            .where(col(ApiKey.user_id) == user_id)
+            .where(col(ApiKey.status) == ApiKeyStatus.ACTIVE)
+            .where(col(ApiKeyModel.model_id) == model_id)
+        )
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ApiKey.id, ApiKey.secret_sha256, ApiKeyModel.model_id)
+                .join(ApiKeyModel, col(ApiKeyModel.api_key_id) == col(ApiKey.id))
+                .where(col(ApiKey.id).in_(with_model))
+                .order_by(col(ApiKey.id), col(ApiKeyModel.model_id))
+            )
+            found = rows.all()
+        keys: dict[uuid.UUID, KeyModels] = {}
+        for key_id, token, linked_model in found:
+            assert token is not None, "an active key always has its token"
+            known = keys.get(key_id)
+            models = (*known.models, linked_model) if known else (linked_model,)
+            keys[key_id] = KeyModels(key_id, token, models)
+        return list(keys.values())
+
+    async def insert_pending(
+        self, key: NewKeyRow, *, limit: int
+    ) -> uuid.UUID | Unsubscribed | AtKeyLimit:
+        """Check the subscriptions and the key limit, then write the PENDING row with its
+        models; its id."""
+        async with self._sessions() as session:
+            # Concurrent creations for one user queue here, so the limit check cannot be raced.
+            await session.exec(select(User.id).where(col(User.id) == key.user_id).with_for_update())
+            subscribed = set(
+                (
+                    await session.exec(
+                        select(Subscription.model_id)
+                        .where(col(Subscription.user_id) == key.user_id)
+                        .where(col(Subscription.status) == SubscriptionStatus.ACTIVE)
+                        .where(col(Subscription.model_id).in_(key.model_ids))
+                    )
+                ).all()
+            )
+            denied = tuple(m for m in key.model_ids if m not in subscribed)
+            if denied:
+                return Unsubscribed(denied)
+            live = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(ApiKey)
+                    .where(col(ApiKey.user_id) == key.user_id)
+                    .where(col(ApiKey.status).in_(LIVE_STATUSES))
+                )
+            ).one()
+            if live >= limit:
+                return AtKeyLimit(live)
+            row = ApiKey(
+                user_id=key.user_id,
+                name=key.name,
+                status=ApiKeyStatus.PENDING,
+                max_budget=key.max_budget,
+                tpm_limit=key.tpm_limit,
+                rpm_limit=key.rpm_limit,
+                expires_at=key.expires_at,
+            )
+            session.add(row)
+            session.add_all(ApiKeyModel(api_key_id=row.id, model_id=m) for m in key.model_ids)
+            await session.commit()
+            return row.id
+
+    async def activate(
+        self,
+        key_id: uuid.UUID,
+        *,
+        secret_sha256: str,
+        prefix: str,
+        expires_at: datetime | None,
+        models: Collection[str],
+    ) -> ApiKeyRead:
+        """Mark the pending key ACTIVE with its token (an expiry it has wins over
+        `expires_at`), audited; the key with its models."""
+        async with self._sessions() as session:
+            key = await session.get(ApiKey, key_id)
+            assert key is not None
+            key.status = ApiKeyStatus.ACTIVE
+            key.secret_sha256 = secret_sha256
+            key.prefix = prefix
+            key.expires_at = key.expires_at or expires_at
+            key.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=key.user_id,
+                action="api_key.create",
+                resource_type="api_key",
+                resource_id=str(key.id),
+                details={"models": sorted(models)},
+            )
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def states(self) -> dict[uuid.UUID, KeyState]:
+        """Every key, by id."""
+        async with self._sessions() as session:
+            rows = (await session.exec(select(ApiKey))).all()
+        return {
+            k.id: KeyState(k.id, k.user_id, k.status, k.secret_sha256, k.created_at, k.updated_at)
+            for k in rows
+        }
+
+    async def revoke(
+        self,
+        key_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID,
+        action: str = "api_key.revoke",
+        success: bool = True,
+    ) -> ApiKeyRead:
+        """Mark the key revoked (if it is active), audited as `action`; the key with its
+        models."""
+        async with self._sessions() as session:
+            await mark_revoked(session, [key_id])
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action=action,
+                resource_type="api_key",
+                resource_id=str(key_id),
+                success=success,
+            )
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def record(self, action: str, key_id: uuid.UUID, *, actor_id: uuid.UUID | None) -> None:
+        """Audit something done to the key elsewhere (in LiteLLM)."""
+        async with self._sessions() as session:
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action=action,
+                resource_type="api_key",
+                resource_id=str(key_id),
+            )
+            await session.commit()
+
+    async def remove_pending(self, key_id: uuid.UUID, *, action: str) -> bool:
+        """Delete a key row that is still PENDING, recording `action`; False if it was not."""
+        async with self._sessions() as session:
+            key = await session.get(ApiKey, key_id)
+            if key is None or key.status is not ApiKeyStatus.PENDING:
+                return False
+            await session.delete(key)
+            audit.record(
+                session,
+                actor_id=key.user_id,
+                action=action,
+                resource_type="api_key",
+                resource_id=str(key_id),
+                success=False,
+            )
+            await session.commit()
+        return True
+
+    async def record_access_denied(
+        self, key_id: uuid.UUID, *, model_id: str, enforcement: str
+    ) -> None:
+        """Audit a refused (or, not enforced, a would-be refused) call of `model_id`."""
+        async with self._sessions() as session:
+            key = await session.get(ApiKey, key_id)
+            audit.record(
+                session,
+                actor_id=key.user_id if key is not None else None,
+                action="api_key.access_denied",
+                resource_type="api_key",
+                resource_id=str(key_id),
+                success=False,
+                details={"model_id": model_id, "enforcement": enforcement},
+            )
+            await session.commit()
+
+    async def _existing(self, key_id: uuid.UUID) -> ApiKeyRead:
+        key = await self.get(key_id)
+        assert key is not None, "keys are deleted only while pending"
+        return key
+
+
+async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:
+    """Mark these keys revoked where they are still active, in the caller's unit of work (one
+    statement; the caller commits)."""
+    if not key_ids:
+        return
+    now = utcnow()
+    await session.exec(
+        update(ApiKey)
+        .where(col(ApiKey.id).in_(key_ids))
+        .where(col(ApiKey.status) == ApiKeyStatus.ACTIVE)
+        .values(status=ApiKeyStatus.REVOKED, revoked_at=now, updated_at=now)
+    )
+
+
+async def unlink_model(
+    session: AsyncSession, key_ids: Collection[uuid.UUID], *, model_id: str
+) -> None:
+    """Take the model off these keys, in the caller's unit of work (the caller commits)."""
+    if not key_ids:
+        return
+    await session.exec(
+        delete(ApiKeyModel)
+        .where(col(ApiKeyModel.api_key_id).in_(key_ids))
+        .where(col(ApiKeyModel.model_id) == model_id)
+    )
