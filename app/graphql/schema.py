@@ -40,6 +40,7 @@ from app.graphql.models import ModelQuery
 from app.graphql.safety import SafetyMutation
 from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
 from app.graphql.users import UserMutation, UserQuery
+from app.services.counters import Counters
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def _introspection_field(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def create_schema(settings: Settings) -> strawberry.Schema:
+def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schema:
     production = settings.is_production
     limits = (
         max_aliases_rule(settings.graphql_max_aliases),
@@ -197,11 +198,14 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=[UserError],
         extensions=extensions,
-        execution_context_class=_NoSuggestionsExecutor if production else PlainFieldExecutor,
+        execution_context_class=(
+            _NoSuggestionsExecutor if production else PlainFieldExecutor
+        ).counting(counters),
     )
 
 
 def export_sdl() -> str:
     """The schema as sorted SDL: what `schema.graphql` must hold."""
-    graphql_schema: GraphQLSchema = create_schema(Settings.model_construct())._schema
+    schema = create_schema(Settings.model_construct(), counters=Counters())
+    graphql_schema: GraphQLSchema = schema._schema
     return print_graphql_schema(lexicographic_sort_schema(graphql_schema)) + "\n"
