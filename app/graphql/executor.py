@@ -53,6 +53,9 @@ from app.services.counters import Counters
 
 log = logging.getLogger(__name__)
 
+# The versions whose internals this executor builds on (pyproject.toml pins them exactly).
+WRITTEN_AGAINST = {"strawberry-graphql": "0.341.2", "graphql-core": "3.3.2"}
+
 # Completes a value (or, written for a selection set, the plain fields of a source object);
 # raises to hand the object back to graphql-core.
 Completer = Callable[[Any], Any]
@@ -309,7 +312,7 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
         ]
     # Reading an attribute runs the object's code (a property): whatever it raises is the
     # field's error in graphql-core, so it is handed back, as nothing else here is.
-    lines.append("    try:")
+    lines.append("    try:" if fields else "    pass")
     for i, field in enumerate(fields):
         namespace[f"name{i}"] = field.response_name
         if field.read is getattr and _plain_attribute(field.attribute):
@@ -318,10 +321,11 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
             namespace[f"read{i}"] = field.read
             namespace[f"attribute{i}"] = field.attribute
             lines.append(f"        v{i} = read{i}(source, attribute{i})")
-    lines += [
-        "    except Exception as error:",
-        "        raise NotPlain('an attribute that cannot be read') from error",
-    ]
+    if fields:
+        lines += [
+            "    except Exception as error:",
+            "        raise NotPlain('an attribute that cannot be read') from error",
+        ]
     for i, field in enumerate(fields):
         namespace[f"complete{i}"] = field.complete
         if field.str_as_is:
