@@ -117,8 +117,9 @@ def settings(database_url: str, db_engine: AsyncEngine) -> Settings:
 
 @dataclass
 class Seeded:
-    cookies: dict[str, str]  # caller -> session cookie ("" for anonymous)
-    keys: dict[str, str]  # which key -> its secret
+    # Kept out of a failing example's report, as secrets are.
+    cookies: dict[str, str] = field(repr=False)  # caller -> session cookie ("" for anonymous)
+    keys: dict[str, str] = field(repr=False)  # which key -> its secret
     ids: list[str] = field(default_factory=list)  # every id worth asking for
 
 
@@ -334,8 +335,17 @@ def _operations(
     return print_ast(document), variables
 
 
-def _answer(result: ExecutionResult) -> tuple[Any, list[Any]]:
-    return result.data, [error.formatted for error in result.errors or []]
+def _answer(result: ExecutionResult) -> Any:
+    """The answer as a client reads it, the order of keys included."""
+    return _ordered({"data": result.data, "errors": [e.formatted for e in result.errors or []]})
+
+
+def _ordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(key, _ordered(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_ordered(item) for item in value]
+    return value
 
 
 def _request(cookie: str, key: str | None) -> Request:
