@@ -1,20 +1,20 @@
 """The fast executor answers every query over the service's schema exactly as graphql-core does.
 
 hypothesis-graphql generates valid queries over every root field of `Query` (arguments from the
-seeded rows' ids, inline fragments on unions and interfaces); each query is then rewritten at
-random with what hypothesis-graphql does not generate: aliases, fields selected twice, named
-and inline fragments, variables (with and without defaults), `@skip`/`@include` and
-`__typename`. Each runs on seeded data - a user with subscriptions and keys over two models, an
-admin who may read that user's data, an anonymous caller, with or without an API key - through
-the service's schema twice: with its plain-field executor and with strawberry's stock
-graphql-core execution. `data` and `errors` (messages, paths, locations, extensions) must be
-identical.
+seeded rows' ids, inline fragments on the members of unions); each query is then rewritten at
+random with what hypothesis-graphql does not generate: aliases, fields selected twice, named and
+inline fragments (on the selection's own type, and on the interfaces of a union's members),
+variables (with and without defaults), `@skip`/`@include` and `__typename`. Each runs on seeded
+data - a user with subscriptions and keys over two models, an admin who may read that user's
+data, an anonymous caller, with or without an API key - through the service's schema twice: with
+its plain-field executor and with strawberry's stock graphql-core execution. `data` and `errors`
+(messages, paths, locations, extensions) must be identical.
 
 Mutations are not generated: they change the rows the next example reads. Their answers are
 completed by the same executor, on the same types, as the queries'.
 
-`EXECUTOR_DIFFERENTIAL_EXAMPLES` sets the number of examples (300 by default, a fixed
-sequence); run it with 5000 before moving the pins of strawberry-graphql or graphql-core.
+`EXECUTOR_DIFFERENTIAL_EXAMPLES` sets the number of examples (300 by default, a fixed sequence);
+run it with 5000 before moving the pins of strawberry-graphql or graphql-core.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     NamedTypeNode,
     NameNode,
@@ -229,6 +230,24 @@ class _Rewrite:
         if self.chance(5):
             at = self.draw(st.integers(0, len(selections)))
             selections.insert(at, _field("__typename"))
+        if isinstance(parent, GraphQLUnionType) and self.chance(2):
+            # hypothesis-graphql spreads only the union's members; the frontend reads errors
+            # through the interface they implement (`... on UserError { code message }`).
+            interfaces = sorted(
+                {i.name: i for member in parent.types for i in member.interfaces}.items()
+            )
+            if interfaces:
+                _, interface = self.draw(st.sampled_from(interfaces))
+                leaves = [_field(name) for name in sorted(interface.fields)]
+                at = self.draw(st.integers(0, len(selections)))
+                selections.insert(
+                    at,
+                    InlineFragmentNode(
+                        type_condition=NamedTypeNode(name=NameNode(value=interface.name)),
+                        directives=self.directives(),
+                        selection_set=SelectionSetNode(selections=tuple(leaves)),
+                    ),
+                )
         if self.chance(3):
             # Some of the selections (their order kept) move into a fragment.
             start = self.draw(st.integers(0, len(selections) - 1))
@@ -336,8 +355,13 @@ def _operations(
 
 
 def _answer(result: ExecutionResult) -> Any:
-    """The answer as a client reads it, the order of keys included."""
-    return _ordered({"data": result.data, "errors": [e.formatted for e in result.errors or []]})
+    """The answer as a client reads it, the order of keys included.
+
+    The errors are sorted: graphql-core lists those of concurrent fields (root fields that each
+    wait on the database) in the order they happen to fail.
+    """
+    errors = sorted((_ordered(e.formatted) for e in result.errors or []), key=repr)
+    return [("data", _ordered(result.data)), ("errors", errors)]
 
 
 def _ordered(value: Any) -> Any:
