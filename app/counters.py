@@ -18,3 +18,6 @@ class Counters:
     user_sync_failed: int = 0
     # Passes the safety valve stopped, by kind of change (app.services.safety.HoldKind).
     safety_valve_trips: collections.Counter[str] = field(default_factory=collections.Counter)
+    # Objects the GraphQL plain-field executor handed back to graphql-core (a value of the
+    # answer was an error: data the schema does not expect).
+    graphql_executor_fallbacks: int = 0

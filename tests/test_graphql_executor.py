@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission
 from strawberry.types import ExecutionResult
 
+from app.counters import Counters
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.schema import create_schema
+from app.resources import Resources
 from app.settings import Environment, Settings
 
 
@@ -209,7 +216,116 @@ async def test_wrong_object_under_an_interface_is_graphql_cores_error() -> None:
     assert _answer(got) == _answer(expected)
 
 
+class Deny(BasePermission):
+    message = "denied"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+class Shout(FieldExtension):
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        return str(next_(source, info, **kwargs)).upper()
+
+
+@strawberry.type
+class Vault:
+    name: str
+    secret: str = strawberry.field(permission_classes=[Deny])
+    motto: str = strawberry.field(extensions=[Shout()])
+
+
+@strawberry.type
+class VaultQuery:
+    @strawberry.field
+    def vaults(self) -> list[Vault]:
+        return [Vault(name=f"v{i}", secret=f"s{i}", motto="keep out") for i in range(3)]
+
+    @strawberry.field
+    def vault(self) -> Vault:
+        return Vault(name="v", secret="s", motto="keep out")
+
+
+async def _both_on_vaults(query: str) -> tuple[ExecutionResult, ExecutionResult]:
+    plain = strawberry.Schema(query=VaultQuery, execution_context_class=PlainFieldExecutor)
+    reference = strawberry.Schema(query=VaultQuery)
+    return await plain.execute(query), await reference.execute(query)
+
+
+@pytest.mark.parametrize("query", ["{ vaults { name secret } }", "{ vault { name secret } }"])
+async def test_a_field_with_a_permission_class_is_refused_as_graphql_core_refuses_it(
+    query: str,
+) -> None:
+    got, expected = await _both_on_vaults(query)
+    assert expected.errors
+    assert {e.message for e in expected.errors} == {"denied"}
+    assert _answer(got) == _answer(expected)
+    assert got.data is None  # `secret` is non-null: nothing of the vault is answered
+
+
+@pytest.mark.parametrize("query", ["{ vaults { name motto } }", "{ vault { name motto } }"])
+async def test_a_field_extension_is_applied(query: str) -> None:
+    got, expected = await _both_on_vaults(query)
+    assert expected.errors is None
+    assert _answer(got) == _answer(expected)
+    assert "KEEP OUT" in str(got.data)
+
+
 @pytest.mark.parametrize("env", list(Environment))
 def test_the_service_schema_uses_it(env: Environment) -> None:
-    schema = create_schema(Settings.model_construct(env=env))
+    schema = create_schema(Settings.model_construct(env=env), counters=Counters())
     assert issubclass(schema.execution_context_class, PlainFieldExecutor)
+
+
+async def test_fallbacks_are_counted_and_logged_once_per_document(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    BRANCHES[:] = [_branch(0), _branch(1, title=None), _branch(2, title=None)]
+    for branch in BRANCHES:
+        branch.leaves[0].colour = None  # type: ignore[assignment]
+    counters = Counters()
+    schema = strawberry.Schema(
+        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(counters)
+    )
+    query = "query Broken { branches { id title leaves { id colour } } }"
+    with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
+        got = await schema.execute(query)
+    assert got.errors
+    # Handed back: the list of branches, then branch 0 and its leaves, then branch 1, whose
+    # null title ends the answer (`branches` is non-null all the way up).
+    assert counters.graphql_executor_fallbacks == 4
+    (record,) = _executor_records(caplog)
+    assert "operation Broken" in record.getMessage()
+    assert "4 object(s)" in record.getMessage()
+    assert "a null in a non-null field" in record.getMessage()
+    # Another document, another line; nothing of the data is in either.
+    with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
+        await schema.execute(query)
+    assert len(_executor_records(caplog)) == 2
+    assert counters.graphql_executor_fallbacks == 8
+    assert not any("branch " in r.getMessage() for r in _executor_records(caplog))
+
+
+async def test_a_document_without_fallbacks_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    BRANCHES[:] = [_branch(0), _branch(1)]
+    counters = Counters()
+    schema = strawberry.Schema(
+        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(counters)
+    )
+    with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
+        got = await schema.execute("{ branches { id title leaves { id colour } } }")
+    assert got.errors is None
+    assert counters.graphql_executor_fallbacks == 0
+    assert not _executor_records(caplog)
+
+
+def _executor_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "app.graphql.executor"]
+
+
+async def test_fallbacks_are_on_metrics(client: httpx.AsyncClient, resources: Resources) -> None:
+    resources.counters.graphql_executor_fallbacks += 3
+    response = await client.get("/metrics")
+    assert "\nlitemaas_graphql_executor_fallbacks_total 3\n" in response.text

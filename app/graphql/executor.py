@@ -1,27 +1,35 @@
 """A graphql-core executor that completes plain fields without the per-field machinery.
 
-Most of an answer is plain fields: attributes of strawberry objects that have no resolver, no
-arguments, no permission and no extension. For each of them graphql-core builds a resolve info,
-calls strawberry's resolver wrapper and walks `complete_value`; the API-keys page has about 500.
+Most of an answer is plain fields: attributes of strawberry objects that strawberry itself
+answers with its default resolver - a basic field (no resolver, no extension, no permission
+class), with no arguments and no directive, in the schema or the document. For each of them
+graphql-core builds a resolve info, calls strawberry's resolver wrapper and walks
+`complete_value`; the API-keys page has about 500.
 This executor turns each selection set of plain fields, once per request, into a function
 written for it (one call per object: attribute reads, a type check for strings, a call only
 where a value needs coercing) and completes lists of such objects with it.
 
-Anything else goes through graphql-core's own path: fields with resolvers or arguments, abstract
-types, objects with an `is_type_of` check, deferred fragments and fields carrying directives. A
-plain field that would be an error (a null in a non-null field, a value that does not coerce)
-makes the whole object go through graphql-core again, so answers, errors and their paths are
-exactly graphql-core's.
+Anything else goes through graphql-core's own path: fields with resolvers, extensions, permission
+classes or arguments, abstract types, objects with an `is_type_of` check, deferred fragments and
+fields carrying directives. A plain field that would be an error (a null in a non-null field, a
+value that does not coerce, an attribute that cannot be read) makes the whole object go through
+graphql-core again, so answers, errors and their paths are exactly graphql-core's. Such a
+fallback is counted (`Counters.graphql_executor_fallbacks`) and logged once per document: it
+means data the schema does not expect. Any other exception is a bug here and is raised.
+
+Written against the strawberry-graphql and graphql-core versions pinned in pyproject.toml
+(tests/test_graphql_executor_differential.py checks both and compares every answer).
 """
 
 from __future__ import annotations
 
 import functools
 import keyword
+import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     GraphQLEnumType,
@@ -41,13 +49,23 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from app.counters import Counters
+
+log = logging.getLogger(__name__)
+
+# The versions whose internals this executor builds on (pyproject.toml pins them exactly).
+WRITTEN_AGAINST = {"strawberry-graphql": "0.341.2", "graphql-core": "3.3.2"}
+
 # Completes a value (or, written for a selection set, the plain fields of a source object);
 # raises to hand the object back to graphql-core.
 Completer = Callable[[Any], Any]
 
 
 class _NotPlain(Exception):
-    """The value cannot be completed here; graphql-core completes the object instead."""
+    """The value cannot be completed here; graphql-core completes the object instead.
+
+    Its message says why, in words that hold no value of the answer.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +89,19 @@ class _Plan:
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    # Where fallbacks are counted; a schema's own subclass sets it (`counting`).
+    counters: ClassVar[Counters | None] = None
+
+    @classmethod
+    def counting(cls, counters: Counters) -> type[PlainFieldExecutor]:
+        """This executor, counting its fallbacks in `counters`."""
+        return type(cls.__name__, (cls,), {"counters": counters})
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Objects handed back to graphql-core in this document, and the first one's reason.
+        self._fallbacks = 0
+        self._first_fallback: tuple[Path, _NotPlain] | None = None
         # Plans by selection set (or field group, for lists); the key object is kept alive
         # beside its plan so that its id is not reused, as graphql-core's own memo does.
         self._plans: dict[int, tuple[object, _Plan | None]] = {}
@@ -91,8 +120,10 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             item = self._item_completer(return_type.of_type, field_details_list)
             # On an error graphql-core completes the list again and reports it, with its path.
             if item is not None:
-                with suppress(Exception):
+                try:
                     return [item(value) for value in result]
+                except _NotPlain as reason:
+                    self._fell_back(path, reason)
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
@@ -120,7 +151,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             )
         try:
             plain: dict[str, Any] = plan.plain(source_value)
-        except Exception:  # graphql-core completes it again and reports it, with its path
+        except _NotPlain as reason:  # graphql-core completes it again and reports it
+            self._fell_back(path, reason)
             return super().execute_collected_subfields(
                 parent_type, source_value, path, grouped_field_set, (), None
             )
@@ -132,6 +164,29 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(resolved, dict):
             return _merged(plan.order, plain, resolved)
         return _merged_later(plan.order, plain, resolved)
+
+    def _fell_back(self, path: Path, reason: _NotPlain) -> None:
+        self._fallbacks += 1
+        if self._first_fallback is None:
+            self._first_fallback = (path, reason)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        # Once per document, however many objects fell back: the log stays readable when a
+        # bad row sits in every answer.
+        if self._first_fallback is not None:
+            path, reason = self._first_fallback
+            operation = self.operation.name.value if self.operation.name else "(anonymous)"
+            log.warning(
+                "GraphQL operation %s: graphql-core completed %d object(s) the plain-field "
+                "executor handed back; the first at %s: %s",
+                operation,
+                self._fallbacks,
+                ".".join(map(str, path.as_list())),
+                reason,
+            )
+            if self.counters is not None:
+                self.counters.graphql_executor_fallbacks += self._fallbacks
+        return super().build_response(data)
 
     def _plan(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
@@ -177,9 +232,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if field_def is None or field_def.args:
             return None
         field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if not isinstance(field, StrawberryField) or not getattr(
-            field_def.resolve, "_is_default", False
-        ):
+        if not isinstance(field, StrawberryField) or not _basic(field):
             return None
         complete = self._value_completer(field_def.type, details)
         if complete is None:
@@ -220,6 +273,23 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return None
 
 
+def _basic(field: StrawberryField) -> bool:
+    """Whether strawberry answers the field by reading its attribute, and nothing else runs.
+
+    `is_basic_field` is strawberry's own test (no resolver, no extension); permission classes
+    are an extension today, and schema directives are read by extensions: both are checked
+    here too, so that neither can be answered past.
+    """
+    return (
+        field.is_basic_field
+        and field.base_resolver is None
+        and not field.extensions
+        and not field.permission_classes
+        and not field.directives
+        and not field.is_subscription
+    )
+
+
 # Completers are made of parts that live as long as the schema (its types, strawberry's fields,
 # other completers): kept across requests, each is made, and each function written and compiled,
 # once per process. Bounded, as the aliases of queries are among those parts.
@@ -233,22 +303,31 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
     Its text holds only names made here and attribute names checked to be identifiers; the
     response names (aliases come from the query) are values in its namespace.
     """
-    namespace: dict[str, Any] = {"Undefined": Undefined, "NotPlain": _NotPlain}
+    namespace: dict[str, Any] = {"Undefined": Undefined, "NotPlain": _NotPlain, "NULL": _NULL}
     lines = ["def complete(source):"]
     if non_null is not None:
         lines += [
             "    if source is None or source is Undefined:",
-            "        raise NotPlain" if non_null else "        return None",
+            "        raise NotPlain(NULL)" if non_null else "        return None",
         ]
+    # Reading an attribute runs the object's code (a property): whatever it raises is the
+    # field's error in graphql-core, so it is handed back, as nothing else here is.
+    lines.append("    try:" if fields else "    pass")
     for i, field in enumerate(fields):
         namespace[f"name{i}"] = field.response_name
-        namespace[f"complete{i}"] = field.complete
         if field.read is getattr and _plain_attribute(field.attribute):
-            lines.append(f"    v{i} = source.{field.attribute}")
+            lines.append(f"        v{i} = source.{field.attribute}")
         else:
             namespace[f"read{i}"] = field.read
             namespace[f"attribute{i}"] = field.attribute
-            lines.append(f"    v{i} = read{i}(source, attribute{i})")
+            lines.append(f"        v{i} = read{i}(source, attribute{i})")
+    if fields:
+        lines += [
+            "    except Exception as error:",
+            "        raise NotPlain('an attribute that cannot be read') from error",
+        ]
+    for i, field in enumerate(fields):
+        namespace[f"complete{i}"] = field.complete
         if field.str_as_is:
             lines.append(f"    if v{i}.__class__ is not str: v{i} = complete{i}(v{i})")
         else:
@@ -257,6 +336,10 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
     exec(compile("\n".join(lines), "<plain fields>", "exec"), namespace)  # noqa: S102
     complete: Completer = namespace["complete"]
     return complete
+
+
+_NULL = "a null in a non-null field"
+_NOT_COERCED = "a value its type does not coerce"
 
 
 def _plain_attribute(name: str) -> bool:
@@ -275,11 +358,15 @@ def _leaf(return_type: GraphQLScalarType | GraphQLEnumType, *, non_null: bool) -
     def complete(value: Any) -> Any:
         if value is None or value is Undefined:
             if non_null:
-                raise _NotPlain
+                raise _NotPlain(_NULL)
             return None
-        coerced = coerce(value)
+        # A scalar's own code: whatever it raises, graphql-core reports as the field's error.
+        try:
+            coerced = coerce(value)
+        except Exception as error:
+            raise _NotPlain(_NOT_COERCED) from error
         if coerced is None or coerced is Undefined:
-            raise _NotPlain
+            raise _NotPlain(_NOT_COERCED)
         return coerced
 
     return complete
@@ -313,9 +400,9 @@ def _list(item: Completer, *, non_null: bool) -> Completer:
             return [item(v) for v in value]
         if value is None or value is Undefined:
             if non_null:
-                raise _NotPlain
+                raise _NotPlain(_NULL)
             return None
-        raise _NotPlain
+        raise _NotPlain("a list field's value that is not a list or tuple")
 
     return complete
 

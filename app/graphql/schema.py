@@ -31,6 +31,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from app.counters import Counters
 from app.db.errors import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
@@ -175,7 +176,7 @@ def _introspection_field(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def create_schema(settings: Settings) -> strawberry.Schema:
+def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schema:
     production = settings.is_production
     limits = (
         max_aliases_rule(settings.graphql_max_aliases),
@@ -197,11 +198,14 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=[UserError],
         extensions=extensions,
-        execution_context_class=_NoSuggestionsExecutor if production else PlainFieldExecutor,
+        execution_context_class=(
+            _NoSuggestionsExecutor if production else PlainFieldExecutor
+        ).counting(counters),
     )
 
 
 def export_sdl() -> str:
     """The schema as sorted SDL: what `schema.graphql` must hold."""
-    graphql_schema: GraphQLSchema = create_schema(Settings.model_construct())._schema
+    schema = create_schema(Settings.model_construct(), counters=Counters())
+    graphql_schema: GraphQLSchema = schema._schema
     return print_graphql_schema(lexicographic_sort_schema(graphql_schema)) + "\n"

@@ -70,7 +70,7 @@ class GraphQLView:
     def __init__(self, resources: Resources) -> None:
         settings = resources.settings
         self.resources = resources
-        self.schema = create_schema(settings)
+        self.schema = create_schema(settings, counters=resources.counters)
         self.ide_enabled = settings.ide_enabled
         self.documents = TrustedDocuments.load(only=settings.trusted_documents_only)
         self.session = SessionCookie(settings)

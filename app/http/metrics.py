@@ -39,6 +39,10 @@ async def metrics(request: Request) -> Response:
             f"{counters.safety_valve_trips[kind.value]}"
             for kind in HoldKind
         ),
+        "# HELP litemaas_graphql_executor_fallbacks_total Objects whose plain fields graphql-core"
+        " completed instead of the fast executor (a value of the answer was an error).",
+        "# TYPE litemaas_graphql_executor_fallbacks_total counter",
+        f"litemaas_graphql_executor_fallbacks_total {counters.graphql_executor_fallbacks}",
         "# HELP litemaas_litellm_circuit_breaker_state 1 for the breaker's current state.",
         "# TYPE litemaas_litellm_circuit_breaker_state gauge",
         *(
