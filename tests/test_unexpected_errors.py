@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.db.errors import database_unavailable
+from app.failures import database_unavailable
 from app.main import create_app
 from app.services import catalog
 from tests.conftest import TEST_DATABASE_SERVER, make_settings, serve

@@ -107,6 +107,11 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, tuple[object, _Plan | None]] = {}
         self._items: dict[tuple[int, GraphQLOutputType], tuple[object, Completer | None]] = {}
 
+    @property
+    def plain_selection_sets(self) -> int:
+        """How many selection sets of this document were written as plain-field functions."""
+        return sum(plan is not None for _, plan in self._plans.values())
+
     def complete_list_value(
         self,
         return_type: GraphQLList[GraphQLOutputType],

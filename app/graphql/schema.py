@@ -32,7 +32,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from app.counters import Counters
-from app.db.errors import database_unavailable
+from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor

@@ -16,8 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth.bearer import bearer_token
-from app.db.errors import database_unavailable
-from app.failures import Failure, FailureCode
+from app.failures import Failure, FailureCode, database_unavailable
 from app.resources import Resources
 from app.services import access
 
