@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from app.db.models import SubscriptionStatus
 from app.db.repositories.api_keys import ApiKeyRepository, KeyModels
-from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.catalogue import CatalogueRepository, ModelRead
 from app.db.repositories.subscriptions import (
     LIVE_STATUSES,
     AlreadySubscribed,
@@ -49,6 +49,19 @@ async def by_model_for_session(
     wanted = set(model_ids)
     found = await subscriptions.list_for_session(user_id, generation=generation)
     return {s.model_id: s for s in found if s.model_id in wanted}
+
+
+async def catalogue_for_session(
+    *,
+    subscriptions: SubscriptionRepository,
+    user_id: uuid.UUID,
+    generation: int,
+    include_unavailable: bool = False,
+) -> list[tuple[ModelRead, SubscriptionRead | None]]:
+    """The catalogue, by id, as `catalog.list_models` gives it, each model with the session
+    user's subscription to it (as `by_model_for_session`): one statement for both."""
+    found = await subscriptions.catalogue_for_session(user_id, generation=generation)
+    return found if include_unavailable else [(m, s) for m, s in found if m.available]
 
 
 async def create(
