@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 async def list_for_user(
     *, subscriptions: SubscriptionRepository, user_id: uuid.UUID
-) -> list[SubscriptionRead]:
-    """The user's subscriptions, newest first."""
+) -> list[tuple[SubscriptionRead, ModelRead]]:
+    """The user's subscriptions, newest first, each with its model (one statement)."""
     return await subscriptions.list_for_user(user_id)
 
 

@@ -50,9 +50,13 @@ _COLUMNS = sa.select(
     SUBSCRIPTIONS.c.updated_at,
     SUBSCRIPTIONS.c.cancelled_at,
 ).order_by(SUBSCRIPTIONS.c.created_at.desc())
-# A user's subscriptions, newest first.
+# A user's subscriptions, newest first, each with its model (never deleted: an inner join). The
+# model's columns are prefixed `model__`: `model_id` is the subscription's own column.
 OF_USER = reader.statement(
-    "subscriptions.of_user", _COLUMNS.where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"))
+    "subscriptions.of_user",
+    _COLUMNS.add_columns(*model_columns("model__"))
+    .join_from(SUBSCRIPTIONS, MODELS, MODELS.c.id == SUBSCRIPTIONS.c.model_id)
+    .where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id")),
 )
 # The same, only while the session is current (its user active, its generation not ended):
 # a public page that shows the caller's subscriptions checks the session in this statement.
@@ -143,10 +147,10 @@ class SubscriptionRepository:
         self._sessions = sessions
         self._reader = reader
 
-    async def list_for_user(self, user_id: uuid.UUID) -> list[SubscriptionRead]:
-        """The user's subscriptions, newest first."""
+    async def list_for_user(self, user_id: uuid.UUID) -> list[tuple[SubscriptionRead, ModelRead]]:
+        """The user's subscriptions, newest first, each with its model."""
         rows = await self._reader.all(OF_USER, {"user_id": user_id})
-        return [_read(row) for row in named(OF_USER, rows)]
+        return [(_read(row), model_read(row, "model__")) for row in named(OF_USER, rows)]
 
     async def list_for_session(
         self, user_id: uuid.UUID, *, generation: int
