@@ -2,9 +2,10 @@
 
 Most of an answer is plain fields: attributes of strawberry objects that strawberry itself
 answers with its default resolver - a basic field (no resolver, no extension, no permission
-class), with no arguments and no directive, in the schema or the document. For each of them
+class), with no arguments and no directive, in the schema or the document - and `__typename`
+of an object type (its name; Apollo's cache asks for it on every object). For each of them
 graphql-core builds a resolve info, calls strawberry's resolver wrapper and walks
-`complete_value`; the API-keys page has about 500.
+`complete_value`; the API-keys page has about 1,000.
 This executor turns each selection set of plain fields, once per request, into a function
 written for it (one call per object: attribute reads, a type check for strings, a call only
 where a value needs coercing) and completes lists of such objects with it.
@@ -77,6 +78,7 @@ class _Plain:
     read: Callable[[Any, str], Any]  # strawberry's default resolver: getattr unless configured
     complete: Completer
     str_as_is: bool  # a String or ID: a str is its own answer
+    constant: str | None = None  # `__typename`: the object type's name, read from nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +235,17 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         if any(d.node.directives or d.node.arguments for d in details):
             return None
+        if details[0].node.name.value == "__typename":
+            # The object type's name, as graphql-core's meta field answers it; the frontend's
+            # documents ask for it on every object (Apollo's cache adds it).
+            return _Plain(
+                response_name=response_name,
+                attribute="__typename",
+                read=getattr,
+                complete=_identity,
+                str_as_is=True,
+                constant=parent_type.name,
+            )
         field_def = self.schema.get_field(parent_type, details[0].node.name.value)
         if field_def is None or field_def.args:
             return None
@@ -320,7 +333,10 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
     lines.append("    try:" if fields else "    pass")
     for i, field in enumerate(fields):
         namespace[f"name{i}"] = field.response_name
-        if field.read is getattr and _plain_attribute(field.attribute):
+        if field.constant is not None:
+            namespace[f"constant{i}"] = field.constant
+            lines.append(f"        v{i} = constant{i}")
+        elif field.read is getattr and _plain_attribute(field.attribute):
             lines.append(f"        v{i} = source.{field.attribute}")
         else:
             namespace[f"read{i}"] = field.read
@@ -333,6 +349,8 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
         ]
     for i, field in enumerate(fields):
         namespace[f"complete{i}"] = field.complete
+        if field.constant is not None:
+            continue
         if field.str_as_is:
             lines.append(f"    if v{i}.__class__ is not str: v{i} = complete{i}(v{i})")
         else:
@@ -345,6 +363,10 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
 
 _NULL = "a null in a non-null field"
 _NOT_COERCED = "a value its type does not coerce"
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _plain_attribute(name: str) -> bool:

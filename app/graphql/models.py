@@ -6,17 +6,29 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.types import ModelType
-from app.services import catalog
+from app.services import catalog, subscriptions
 
 
 @strawberry.type
 class ModelQuery:
     @strawberry.field(description="The model catalogue (public).")
     async def models(self, info: Info, include_unavailable: bool = False) -> list[ModelType]:
-        rows = await catalog.list_models(
-            models=info.context.resources.catalogue, include_unavailable=include_unavailable
+        session = info.context.session
+        if session is None:
+            rows = await catalog.list_models(
+                models=info.context.resources.catalogue, include_unavailable=include_unavailable
+            )
+            return [ModelType.from_read(r) for r in rows]
+        # Signed in, the catalogue page shows the caller's subscription to every model: read
+        # with the models in one statement, and handed to `Model.subscription`'s loader.
+        listed = await subscriptions.catalogue_for_session(
+            subscriptions=info.context.resources.subscriptions,
+            user_id=session.user_id,
+            generation=session.generation,
+            include_unavailable=include_unavailable,
         )
-        return [ModelType.from_read(r) for r in rows]
+        info.context.loaders.my_subscription.prime_many({m.id: s for m, s in listed})
+        return [ModelType.from_read(m) for m, _ in listed]
 
     @strawberry.field(description="One model by id (ids may contain `/`).")
     async def model(self, info: Info, id: strawberry.ID) -> ModelType | None:

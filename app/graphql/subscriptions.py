@@ -68,10 +68,12 @@ class SubscriptionQuery:
         owner = await info.context.owner(user_id)
         if owner is None:
             return []
-        rows = await subscriptions.list_for_user(
+        listed = await subscriptions.list_for_user(
             subscriptions=info.context.resources.subscriptions, user_id=owner
         )
-        return [SubscriptionType.from_read(r) for r in rows]
+        # Read with their models in one statement, handed to `Subscription.model`'s loader.
+        info.context.loaders.model.prime_many({m.id: m for _, m in listed})
+        return [SubscriptionType.from_read(s) for s, _ in listed]
 
 
 @strawberry.type

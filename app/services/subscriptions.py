@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from app.db.models import SubscriptionStatus
 from app.db.repositories.api_keys import ApiKeyRepository, KeyModels
-from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.catalogue import CatalogueRepository, ModelRead
 from app.db.repositories.subscriptions import (
     LIVE_STATUSES,
     AlreadySubscribed,
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 async def list_for_user(
     *, subscriptions: SubscriptionRepository, user_id: uuid.UUID
-) -> list[SubscriptionRead]:
-    """The user's subscriptions, newest first."""
+) -> list[tuple[SubscriptionRead, ModelRead]]:
+    """The user's subscriptions, newest first, each with its model (one statement)."""
     return await subscriptions.list_for_user(user_id)
 
 
@@ -49,6 +49,19 @@ async def by_model_for_session(
     wanted = set(model_ids)
     found = await subscriptions.list_for_session(user_id, generation=generation)
     return {s.model_id: s for s in found if s.model_id in wanted}
+
+
+async def catalogue_for_session(
+    *,
+    subscriptions: SubscriptionRepository,
+    user_id: uuid.UUID,
+    generation: int,
+    include_unavailable: bool = False,
+) -> list[tuple[ModelRead, SubscriptionRead | None]]:
+    """The catalogue, by id, as `catalog.list_models` gives it, each model with the session
+    user's subscription to it (as `by_model_for_session`): one statement for both."""
+    found = await subscriptions.catalogue_for_session(user_id, generation=generation)
+    return found if include_unavailable else [(m, s) for m, s in found if m.available]
 
 
 async def create(

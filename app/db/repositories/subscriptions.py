@@ -17,6 +17,7 @@ from app.db.engine import SessionFactory
 from app.db.models import Subscription, SubscriptionStatus, utcnow
 from app.db.reader import Reader, as_text
 from app.db.repositories import api_keys, audit, named
+from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_read
 
 # A subscription that holds its model: approved, or waiting for approval.
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
@@ -49,9 +50,13 @@ _COLUMNS = sa.select(
     SUBSCRIPTIONS.c.updated_at,
     SUBSCRIPTIONS.c.cancelled_at,
 ).order_by(SUBSCRIPTIONS.c.created_at.desc())
-# A user's subscriptions, newest first.
+# A user's subscriptions, newest first, each with its model (never deleted: an inner join). The
+# model's columns are prefixed `model__`: `model_id` is the subscription's own column.
 OF_USER = reader.statement(
-    "subscriptions.of_user", _COLUMNS.where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"))
+    "subscriptions.of_user",
+    _COLUMNS.add_columns(*model_columns("model__"))
+    .join_from(SUBSCRIPTIONS, MODELS, MODELS.c.id == SUBSCRIPTIONS.c.model_id)
+    .where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id")),
 )
 # The same, only while the session is current (its user active, its generation not ended):
 # a public page that shows the caller's subscriptions checks the session in this statement.
@@ -64,6 +69,41 @@ OF_SESSION = reader.statement(
     ),
 )
 
+# The catalogue with the session user's subscription to each model (NULLs where there is none,
+# and everywhere once the session has ended): the model catalogue page in one statement.
+_SESSION_CURRENT = (
+    sa.select(_USERS.c.id)
+    .where(
+        _USERS.c.id == sa.bindparam("user_id"),
+        _USERS.c.session_generation == sa.bindparam("generation"),
+        _USERS.c.is_active,
+    )
+    .exists()
+)
+CATALOGUE_OF_SESSION = reader.statement(
+    "subscriptions.catalogue_of_session",
+    sa.select(
+        *model_columns(),
+        SUBSCRIPTIONS.c.id.label("subscription_id"),
+        SUBSCRIPTIONS.c.user_id.label("subscription_user_id"),
+        as_text(SUBSCRIPTIONS.c.status).label("subscription_status"),
+        SUBSCRIPTIONS.c.created_at.label("subscription_created_at"),
+        SUBSCRIPTIONS.c.updated_at.label("subscription_updated_at"),
+        SUBSCRIPTIONS.c.cancelled_at.label("subscription_cancelled_at"),
+    )
+    .select_from(
+        MODELS.outerjoin(
+            SUBSCRIPTIONS,
+            sa.and_(
+                SUBSCRIPTIONS.c.model_id == MODELS.c.id,
+                SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"),
+                _SESSION_CURRENT,
+            ),
+        )
+    )
+    .order_by(MODELS.c.id),
+)
+
 
 def _read(row: dict[str, Any]) -> SubscriptionRead:
     return SubscriptionRead(
@@ -74,6 +114,19 @@ def _read(row: dict[str, Any]) -> SubscriptionRead:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         cancelled_at=row["cancelled_at"],
+    )
+
+
+def _of_model(row: dict[str, Any]) -> SubscriptionRead:
+    """The subscription in a row of `CATALOGUE_OF_SESSION`."""
+    return SubscriptionRead(
+        id=row["subscription_id"],
+        user_id=row["subscription_user_id"],
+        model_id=row["id"],
+        status=SubscriptionStatus(row["subscription_status"]),
+        created_at=row["subscription_created_at"],
+        updated_at=row["subscription_updated_at"],
+        cancelled_at=row["subscription_cancelled_at"],
     )
 
 
@@ -94,10 +147,10 @@ class SubscriptionRepository:
         self._sessions = sessions
         self._reader = reader
 
-    async def list_for_user(self, user_id: uuid.UUID) -> list[SubscriptionRead]:
-        """The user's subscriptions, newest first."""
+    async def list_for_user(self, user_id: uuid.UUID) -> list[tuple[SubscriptionRead, ModelRead]]:
+        """The user's subscriptions, newest first, each with its model."""
         rows = await self._reader.all(OF_USER, {"user_id": user_id})
-        return [_read(row) for row in named(OF_USER, rows)]
+        return [(_read(row), model_read(row, "model__")) for row in named(OF_USER, rows)]
 
     async def list_for_session(
         self, user_id: uuid.UUID, *, generation: int
@@ -106,6 +159,19 @@ class SubscriptionRepository:
         active; none otherwise."""
         rows = await self._reader.all(OF_SESSION, {"user_id": user_id, "generation": generation})
         return [_read(row) for row in named(OF_SESSION, rows)]
+
+    async def catalogue_for_session(
+        self, user_id: uuid.UUID, *, generation: int
+    ) -> list[tuple[ModelRead, SubscriptionRead | None]]:
+        """The catalogue, by id, each model with the user's subscription to it while this
+        session generation is current and the user active (None otherwise)."""
+        rows = await self._reader.all(
+            CATALOGUE_OF_SESSION, {"user_id": user_id, "generation": generation}
+        )
+        return [
+            (model_read(row), _of_model(row) if row["subscription_id"] is not None else None)
+            for row in named(CATALOGUE_OF_SESSION, rows)
+        ]
 
     async def get(self, subscription_id: uuid.UUID) -> SubscriptionRead | None:
         async with self._sessions() as session:
