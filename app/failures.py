@@ -20,6 +20,7 @@ class FailureCode(StrEnum):
     ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
     KEY_LIMIT_REACHED = "KEY_LIMIT_REACHED"
     INVALID_API_KEY = "INVALID_API_KEY"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,12 @@ class Failure:
 
 def not_found(what: str) -> Failure:
     return Failure(FailureCode.NOT_FOUND, f"{what} not found")
+
+
+def invalid_transition(what: str, status: str, action: str) -> Failure:
+    return Failure(
+        FailureCode.INVALID_STATE_TRANSITION, f"{what} is {status}: it cannot be {action}"
+    )
 
 
 def validation(message: str, *, field: str | None = None) -> Failure:

@@ -17,6 +17,7 @@ from app.db.engine import (
 )
 from app.db.reader import Reader
 from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.audit import AuditRepository
 from app.db.repositories.catalogue import CatalogueRepository
 from app.db.repositories.safety import SafetyHoldRepository
 from app.db.repositories.subscriptions import SubscriptionRepository
@@ -38,6 +39,7 @@ class Resources:
     engine: AsyncEngine
     reader: Reader  # the hottest single reads, at the driver's speed (closed with the rest)
     api_keys: ApiKeyRepository
+    audit: AuditRepository
     catalogue: CatalogueRepository
     safety_holds: SafetyHoldRepository
     subscriptions: SubscriptionRepository
@@ -80,6 +82,7 @@ class Resources:
             engine=engine,
             reader=reader,
             api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
+            audit=AuditRepository(reads=reads),
             catalogue=CatalogueRepository(sessions=sessions, reader=reader),
             safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
             subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),

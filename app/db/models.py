@@ -192,10 +192,40 @@ class ApiKeyModel(SQLModel, table=True):
     model_id: str = Field(foreign_key="models.id", max_length=255, primary_key=True, index=True)
 
 
+class SubscriptionStatusChange(SQLModel, table=True):
+    """One step of a subscription's history: who moved it from which status to which, and why."""
+
+    __tablename__ = "subscription_status_changes"
+    __table_args__ = (
+        sa.Index("ix_subscription_status_changes_subscription", "subscription_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    subscription_id: uuid.UUID = Field(foreign_key="subscriptions.id", ondelete="CASCADE")
+    # None for the step that created the subscription.
+    from_status: SubscriptionStatus | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.Enum(SubscriptionStatus, native_enum=False, length=16, values_callable=_enum_values),
+            nullable=True,
+        ),
+    )
+    to_status: SubscriptionStatus = _enum_column(
+        SubscriptionStatus, default=SubscriptionStatus.ACTIVE
+    )
+    actor_id: uuid.UUID | None = None
+    reason: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    created_at: datetime = _timestamp()
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what to which resource, and whether it worked. Never holds a secret."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_resource", "resource_id", "created_at"),
+        sa.Index("ix_audit_events_created_at", "created_at"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     actor_id: uuid.UUID | None = Field(default=None, index=True)

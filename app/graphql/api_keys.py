@@ -23,7 +23,7 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.permissions import ADMIN_ROLE, CanReadUser, IsAuthenticated
 from app.graphql.types import ModelType
 from app.services import access, api_keys, catalog
 
@@ -192,7 +192,10 @@ class ApiKeyMutation:
         return ApiKeyCreateSuccess(api_key=_keys([result.api_key])[0], secret=result.secret)
 
     @strawberry.mutation(
-        description="Revoke a key: LiteLLM stops accepting it at once.",
+        description=(
+            "Revoke a key: LiteLLM stops accepting it at once. Administrators may revoke "
+            "anyone's key."
+        ),
         permission_classes=[IsAuthenticated],
     )
     async def api_key_revoke(self, info: Info, id: strawberry.ID) -> ApiKeyRevokeResult:
@@ -203,7 +206,11 @@ class ApiKeyMutation:
             not_found("API key")
             if key_id is None
             else await api_keys.revoke(
-                keys=resources.api_keys, litellm=resources.litellm, user_id=user.id, key_id=key_id
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                user_id=user.id,
+                key_id=key_id,
+                any_owner=ADMIN_ROLE in user.roles,
             )
         )
         if isinstance(result, Failure):

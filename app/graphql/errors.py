@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
 from app.failures import Failure, FailureCode
 from app.graphql.enums import ErrorCode, api_value
@@ -56,6 +57,11 @@ class InvalidApiKeyError(UserError):
     pass
 
 
+@strawberry.type
+class InvalidStateTransitionError(UserError):
+    pass
+
+
 # Every error type; a mutation's result names the few it may return.
 AnyUserError = (
     ValidationError
@@ -66,6 +72,7 @@ AnyUserError = (
     | LitellmUnavailableError
     | UserNotFoundLitellmError
     | InvalidApiKeyError
+    | InvalidStateTransitionError
 )
 
 
@@ -90,6 +97,16 @@ def user_error(failure: Failure) -> AnyUserError:
             return UserNotFoundLitellmError(code=code, message=message)
         case FailureCode.INVALID_API_KEY:
             return InvalidApiKeyError(code=code, message=message)
+        case FailureCode.INVALID_STATE_TRANSITION:
+            return InvalidStateTransitionError(code=code, message=message)
+
+
+def query_refused(failure: Failure) -> GraphQLError:
+    """A query's arguments refused: a top-level error with the failure's code (and field)."""
+    extensions: dict[str, object] = {"code": failure.code.value}
+    if failure.field is not None:
+        extensions["field"] = failure.field
+    return GraphQLError(failure.message, extensions=extensions)
 
 
 def not_in_result(failure: Failure) -> TypeError:

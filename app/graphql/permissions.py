@@ -32,6 +32,17 @@ class IsAdmin(BasePermission):
         return user is not None and ADMIN_ROLE in user.roles
 
 
+class IsAdminReader(BasePermission):
+    """Holders of the `admin` or `admin-readonly` role: they read what administrators read."""
+
+    message = "Only administrators may see this."
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012  (strawberry reads it as is)
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        user = await info.context.current_user()
+        return user is not None and bool(READ_OTHERS_ROLES.intersection(user.roles))
+
+
 class CanReadUser(BasePermission):
     """A `userId` argument naming someone else needs the admin or admin-readonly role."""
 

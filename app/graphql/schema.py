@@ -34,30 +34,43 @@ from strawberry.types import ExecutionContext
 from app.counters import Counters
 from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
+from app.graphql.audit import AuditQuery
 from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.health import HealthQuery
-from app.graphql.models import ModelQuery
+from app.graphql.models import ModelMutation, ModelQuery
 from app.graphql.safety import SafetyMutation
-from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
-from app.graphql.users import UserMutation, UserQuery
+from app.graphql.subscriptions import (
+    SubscriptionDecisionMutation,
+    SubscriptionMutation,
+    SubscriptionQuery,
+)
+from app.graphql.users import UserAdminMutation, UserMutation, UserQuery
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery):
+class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation, SafetyMutation):
+class Mutation(
+    SubscriptionMutation,
+    SubscriptionDecisionMutation,
+    ApiKeyMutation,
+    UserMutation,
+    UserAdminMutation,
+    SafetyMutation,
+    ModelMutation,
+):
     pass
 
 
 # Refusals the client caused: answered in `errors`, not worth a traceback in the log.
-_CLIENT_ERROR_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
+_CLIENT_ERROR_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "VALIDATION_FAILED"})
 
 
 class Schema(strawberry.Schema):

@@ -1,4 +1,5 @@
-"""Subscriptions: `subscriptions`, `subscriptionCreate`, `subscriptionCancel`."""
+"""Subscriptions: `subscriptions`, `subscriptionCreate`, `subscriptionCancel`; the approval
+queue `subscriptionRequests` and administrators' decisions."""
 
 from __future__ import annotations
 
@@ -6,21 +7,26 @@ from typing import Annotated
 
 import strawberry
 
-from app.failures import Failure, not_found
+from app.failures import Failure, not_found, validation
+from app.graphql.connections import PageInfo
 from app.graphql.context import Info
+from app.graphql.enums import SubscriptionStatusEnum
 from app.graphql.errors import (
     AlreadySubscribedError,
+    InvalidStateTransitionError,
     LitellmUnavailableError,
     NotFoundError,
     UserNotFoundLitellmError,
     ValidationError,
     not_in_result,
+    query_refused,
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.permissions import CanReadUser, IsAuthenticated
+from app.graphql.permissions import CanReadUser, IsAdmin, IsAdminReader, IsAuthenticated
 from app.graphql.types import SubscriptionType
 from app.services import subscriptions
+from app.services.subscriptions import Deciding, Decision, RequestFilter, SubscriptionStatus
 
 
 @strawberry.input
@@ -49,7 +55,7 @@ SubscriptionCreateResult = Annotated[
     SubscriptionCreateSuccess | SubscriptionCreateError,
     strawberry.union("SubscriptionCreateResult"),
 ]
-SubscriptionCancelError = NotFoundError | LitellmUnavailableError
+SubscriptionCancelError = NotFoundError | LitellmUnavailableError | InvalidStateTransitionError
 SubscriptionCancelResult = Annotated[
     SubscriptionCancelSuccess | SubscriptionCancelError,
     strawberry.union("SubscriptionCancelResult"),
@@ -57,7 +63,114 @@ SubscriptionCancelResult = Annotated[
 
 
 @strawberry.type
+class SubscriptionEdge:
+    cursor: str
+    node: SubscriptionType
+
+
+@strawberry.type
+class SubscriptionConnection:
+    edges: list[SubscriptionEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class SubscriptionChangeSuccess:
+    subscription: SubscriptionType
+
+
+SubscriptionChangeError = (
+    InvalidStateTransitionError | NotFoundError | LitellmUnavailableError | ValidationError
+)
+SubscriptionChangeResult = Annotated[
+    SubscriptionChangeSuccess | SubscriptionChangeError,
+    strawberry.union("SubscriptionChangeResult"),
+]
+
+
+@strawberry.type(description="The outcome of a bulk decision for one of the ids it named.")
+class SubscriptionDecisionOutcome:
+    subscription_id: strawberry.ID
+    result: SubscriptionChangeResult
+
+
+@strawberry.type(
+    description="One outcome per id, in the order given: some may succeed while others fail."
+)
+class SubscriptionDecisionsSuccess:
+    outcomes: list[SubscriptionDecisionOutcome]
+    succeeded: int
+    failed: int
+
+
+SubscriptionApproveResult = Annotated[
+    SubscriptionDecisionsSuccess | ValidationError, strawberry.union("SubscriptionApproveResult")
+]
+SubscriptionDenyResult = Annotated[
+    SubscriptionDecisionsSuccess | ValidationError, strawberry.union("SubscriptionDenyResult")
+]
+SubscriptionRevertResult = Annotated[
+    SubscriptionChangeSuccess | SubscriptionChangeError,
+    strawberry.union("SubscriptionRevertResult"),
+]
+SubscriptionSuspendResult = Annotated[
+    SubscriptionChangeSuccess | SubscriptionChangeError,
+    strawberry.union("SubscriptionSuspendResult"),
+]
+SubscriptionReactivateResult = Annotated[
+    SubscriptionChangeSuccess | SubscriptionChangeError,
+    strawberry.union("SubscriptionReactivateResult"),
+]
+
+
+@strawberry.type
 class SubscriptionQuery:
+    @strawberry.field(
+        description="Subscriptions of every user, oldest first, a page at a time: the approval "
+        "queue with `status: PENDING` (administrators and read-only administrators).",
+        permission_classes=[IsAuthenticated, IsAdminReader],
+    )
+    async def subscription_requests(
+        self,
+        info: Info,
+        status: SubscriptionStatusEnum | None = None,
+        model_id: strawberry.ID | None = None,
+        user_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> SubscriptionConnection:
+        owner = parse_uuid(user_id) if user_id is not None else None
+        if user_id is not None and owner is None:
+            raise query_refused(validation("userId is not a user id", field="userId"))
+        found = await subscriptions.requests_page(
+            subscriptions=info.context.resources.subscriptions,
+            found_by=RequestFilter(
+                status=SubscriptionStatus[status.name] if status is not None else None,
+                model_id=str(model_id) if model_id is not None else None,
+                user_id=owner,
+            ),
+            first=first,
+            after=after,
+        )
+        if isinstance(found, Failure):
+            raise query_refused(found)
+        loaders = info.context.loaders
+        # Read with their models and users in the page's one statement.
+        loaders.model.prime_many({e.node.model.id: e.node.model for e in found.edges})
+        loaders.user.prime_many({e.node.user.id: e.node.user for e in found.edges})
+        edges = [
+            SubscriptionEdge(cursor=e.cursor, node=SubscriptionType.from_read(e.node.subscription))
+            for e in found.edges
+        ]
+        return SubscriptionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=found.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=found.total,
+        )
+
     @strawberry.field(
         description="The caller's subscriptions, newest first; admins may name another user.",
         permission_classes=[IsAuthenticated, CanReadUser],
@@ -126,3 +239,117 @@ class SubscriptionMutation:
                 return error
             raise not_in_result(result)
         return SubscriptionCancelSuccess(subscription=SubscriptionType.from_read(result))
+
+
+def _deciding(info: Info) -> Deciding:
+    resources = info.context.resources
+    return Deciding(
+        subscriptions=resources.subscriptions,
+        keys=resources.api_keys,
+        users=resources.users,
+        litellm=resources.litellm,
+    )
+
+
+def _change_result(result: subscriptions.SubscriptionRead | Failure) -> SubscriptionChangeResult:
+    if isinstance(result, Failure):
+        error = user_error(result)
+        if isinstance(error, SubscriptionChangeError):
+            return error
+        raise not_in_result(result)
+    return SubscriptionChangeSuccess(subscription=SubscriptionType.from_read(result))
+
+
+async def _decide_many(
+    info: Info, decision: Decision, ids: list[strawberry.ID], reason: str | None
+) -> SubscriptionDecisionsSuccess | ValidationError:
+    admin = await info.context.user()
+    outcomes = await subscriptions.decide_many(
+        _deciding(info),
+        decision,
+        subscription_ids=[str(i) for i in ids],
+        actor_id=admin.id,
+        reason=reason,
+    )
+    if isinstance(outcomes, Failure):
+        error = user_error(outcomes)
+        if isinstance(error, ValidationError):
+            return error
+        raise not_in_result(outcomes)
+    results = [
+        SubscriptionDecisionOutcome(subscription_id=i, result=_change_result(o))
+        for i, o in zip(ids, outcomes, strict=True)
+    ]
+    failed = sum(isinstance(o, Failure) for o in outcomes)
+    return SubscriptionDecisionsSuccess(
+        outcomes=results, succeeded=len(outcomes) - failed, failed=failed
+    )
+
+
+async def _decide(
+    info: Info, decision: Decision, id: strawberry.ID, reason: str | None
+) -> SubscriptionChangeResult:
+    admin = await info.context.user()
+    subscription_id = parse_uuid(id)
+    return _change_result(
+        not_found("Subscription")
+        if subscription_id is None
+        else await subscriptions.decide(
+            _deciding(info),
+            decision,
+            subscription_id=subscription_id,
+            actor_id=admin.id,
+            reason=reason,
+        )
+    )
+
+
+@strawberry.type
+class SubscriptionDecisionMutation:
+    @strawberry.mutation(
+        description="Approve PENDING subscriptions (administrators): one outcome per id.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def subscription_approve(
+        self, info: Info, ids: list[strawberry.ID], reason: str | None = None
+    ) -> SubscriptionApproveResult:
+        return await _decide_many(info, subscriptions.APPROVE, ids, reason)
+
+    @strawberry.mutation(
+        description="Deny PENDING subscriptions (administrators): one outcome per id.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def subscription_deny(
+        self, info: Info, ids: list[strawberry.ID], reason: str | None = None
+    ) -> SubscriptionDenyResult:
+        return await _decide_many(info, subscriptions.DENY, ids, reason)
+
+    @strawberry.mutation(
+        description="Put an approved or denied subscription back to PENDING (administrators); "
+        "an approved one first leaves the user's keys.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def subscription_revert(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> SubscriptionRevertResult:
+        return await _decide(info, subscriptions.REVERT, id, reason)
+
+    @strawberry.mutation(
+        description="Suspend an ACTIVE subscription (administrators): the model first leaves "
+        "the user's keys in LiteLLM; a key left with no model is blocked.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def subscription_suspend(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> SubscriptionSuspendResult:
+        return await _decide(info, subscriptions.SUSPEND, id, reason)
+
+    @strawberry.mutation(
+        description="Reactivate a SUSPENDED subscription (administrators): the model comes "
+        "back to the user's keys, and keys it unblocks.",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def subscription_reactivate(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> SubscriptionReactivateResult:
+        return await _decide(info, subscriptions.REACTIVATE, id, reason)

@@ -7,18 +7,23 @@ from typing import Annotated
 import strawberry
 
 from app.auth.session import SESSION_COOKIE
-from app.failures import not_found
+from app.failures import Failure, not_found
+from app.graphql.connections import PageInfo
 from app.graphql.context import Info
 from app.graphql.enums import ErrorCode, LitellmSyncStatusEnum, api_value
 from app.graphql.errors import (
     LitellmUnavailableError,
     NotFoundError,
     UserNotFoundLitellmError,
+    ValidationError,
     not_in_result,
+    query_refused,
     user_error,
 )
-from app.graphql.permissions import IsAdmin, IsAuthenticated
+from app.graphql.ids import parse_uuid
+from app.graphql.permissions import IsAdmin, IsAdminReader, IsAuthenticated
 from app.services import users
+from app.services.users import AccountChanges, UserFilter
 
 
 @strawberry.type(name="User")
@@ -30,6 +35,10 @@ class UserType:
     roles: list[str]
     litellm_sync_status: LitellmSyncStatusEnum
     litellm_sync_error: str | None
+    active: bool = strawberry.field(description="False once an administrator deactivated it.")
+    max_budget: float
+    tpm_limit: int
+    rpm_limit: int
 
     @classmethod
     def from_read(cls, user: users.UserRead) -> UserType:
@@ -41,7 +50,70 @@ class UserType:
             roles=list(user.roles),
             litellm_sync_status=api_value(LitellmSyncStatusEnum, user.sync_status),
             litellm_sync_error=user.sync_error,
+            active=user.is_active,
+            max_budget=user.max_budget,
+            tpm_limit=user.tpm_limit,
+            rpm_limit=user.rpm_limit,
         )
+
+
+@strawberry.type
+class UserEdge:
+    cursor: str
+    node: UserType
+
+
+@strawberry.type
+class UserConnection:
+    edges: list[UserEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class UserFilterInput:
+    search: str | None = strawberry.field(
+        default=None, description="Part of the username, e-mail address or full name, any case."
+    )
+    sync_status: LitellmSyncStatusEnum | None = None
+    role: str | None = None
+    active: bool | None = None
+
+
+@strawberry.input
+class UserUpdateInput:
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    active: bool | None = strawberry.field(
+        default=None,
+        description="false ends the user's sessions and blocks their keys; true lifts both.",
+    )
+    reason: str | None = None
+
+
+@strawberry.type
+class UserUpdateSuccess:
+    user: UserType
+
+
+UserUpdateError = (
+    NotFoundError | ValidationError | LitellmUnavailableError | UserNotFoundLitellmError
+)
+UserUpdateResult = Annotated[
+    UserUpdateSuccess | UserUpdateError, strawberry.union("UserUpdateResult")
+]
+
+
+@strawberry.type
+class UserSyncRetrySuccess:
+    user: UserType
+
+
+UserSyncRetryError = NotFoundError | LitellmUnavailableError | UserNotFoundLitellmError
+UserSyncRetryResult = Annotated[
+    UserSyncRetrySuccess | UserSyncRetryError, strawberry.union("UserSyncRetryResult")
+]
 
 
 @strawberry.type
@@ -53,12 +125,41 @@ class UserQuery:
         return UserType.from_read(signed_in.user) if signed_in is not None else None
 
     @strawberry.field(
-        description="Every user, by username (administrators only); at most `first` of them.",
-        permission_classes=[IsAuthenticated, IsAdmin],
+        description="Users by username, a page at a time (administrators and read-only "
+        "administrators).",
+        permission_classes=[IsAuthenticated, IsAdminReader],
     )
-    async def users(self, info: Info, first: int = 100) -> list[UserType]:
-        found = await users.list_by_username(users=info.context.resources.users, limit=first)
-        return [UserType.from_read(user) for user in found]
+    async def users(
+        self,
+        info: Info,
+        filter: UserFilterInput | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> UserConnection:
+        given = filter or UserFilterInput()
+        found = await users.page(
+            users=info.context.resources.users,
+            found_by=UserFilter(
+                search=given.search,
+                sync_status=(
+                    users.SyncStatus[given.sync_status.name] if given.sync_status else None
+                ),
+                role=given.role,
+                active=given.active,
+            ),
+            first=first,
+            after=after,
+        )
+        if isinstance(found, Failure):
+            raise query_refused(found)
+        edges = [UserEdge(cursor=e.cursor, node=UserType.from_read(e.node)) for e in found.edges]
+        return UserConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=found.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=found.total,
+        )
 
 
 @strawberry.type
@@ -118,3 +219,67 @@ class UserMutation:
         refreshed = await users.get(users=resources.users, user_id=user.id)
         assert refreshed is not None
         return LitellmSyncRetrySuccess(user=UserType.from_read(refreshed))
+
+
+@strawberry.type
+class UserAdminMutation:
+    @strawberry.mutation(
+        description=(
+            "Change a user's limits or whether they are active (administrators), in LiteLLM "
+            "and here: when LiteLLM cannot be told, nothing changes on either side."
+        ),
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def user_update(
+        self, info: Info, id: strawberry.ID, input: UserUpdateInput
+    ) -> UserUpdateResult:
+        admin = await info.context.user()
+        resources = info.context.resources
+        user_id = parse_uuid(id)
+        result = (
+            not_found("User")
+            if user_id is None
+            else await users.update(
+                users=resources.users,
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                ensure_litellm_user=resources.user_sync.ensure,
+                user_id=user_id,
+                changes=AccountChanges(
+                    max_budget=input.max_budget,
+                    tpm_limit=input.tpm_limit,
+                    rpm_limit=input.rpm_limit,
+                    active=input.active,
+                ),
+                actor_id=admin.id,
+                reason=input.reason,
+            )
+        )
+        if isinstance(result, Failure):
+            error = user_error(result)
+            if isinstance(error, UserUpdateError):
+                return error
+            raise not_in_result(result)
+        return UserUpdateSuccess(user=UserType.from_read(result))
+
+    @strawberry.mutation(
+        description="Retry creating a user's twin in LiteLLM now (administrators).",
+        permission_classes=[IsAuthenticated, IsAdmin],
+    )
+    async def user_sync_retry(self, info: Info, id: strawberry.ID) -> UserSyncRetryResult:
+        admin = await info.context.user()
+        resources = info.context.resources
+        user_id = parse_uuid(id)
+        result = (
+            not_found("User")
+            if user_id is None
+            else await users.retry_sync(
+                users=resources.users, sync=resources.user_sync, user_id=user_id, actor_id=admin.id
+            )
+        )
+        if isinstance(result, Failure):
+            error = user_error(result)
+            if isinstance(error, UserSyncRetryError):
+                return error
+            raise not_in_result(result)
+        return UserSyncRetrySuccess(user=UserType.from_read(result))

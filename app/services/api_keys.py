@@ -171,15 +171,24 @@ async def create(
 
 
 async def revoke(
-    *, keys: ApiKeyRepository, litellm: LiteLLMClient, user_id: uuid.UUID, key_id: uuid.UUID
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    user_id: uuid.UUID,
+    key_id: uuid.UUID,
+    any_owner: bool = False,
 ) -> ApiKeyRead | Failure:
     """Delete the key in LiteLLM, then mark it revoked (revoking twice is fine); the key with
-    its models.
+    its models. `user_id` revokes their own key, or with `any_owner` (an administrator) anyone's.
 
     Failures: NOT_FOUND, LITELLM_UNAVAILABLE (then the key still works).
     """
-    key = await get_for_user(keys=keys, user_id=user_id, key_id=key_id)
-    if key is None:
+    key = await keys.get(key_id)
+    if (
+        key is None
+        or key.status is ApiKeyStatus.PENDING
+        or not (any_owner or key.user_id == user_id)
+    ):
         return not_found("API key")
     if key.status is ApiKeyStatus.REVOKED:
         return key
@@ -189,7 +198,8 @@ async def revoke(
             await litellm.key_delete(keys=[key.secret_sha256])
     except LiteLLMError as exc:
         return from_litellm_error(exc, action="revoke the key")
-    return await keys.revoke(key_id, actor_id=user_id)
+    owner = {"owner_id": str(key.user_id)} if key.user_id != user_id else None
+    return await keys.revoke(key_id, actor_id=user_id, details=owner)
 
 
 def _validate(request: NewApiKey) -> Failure | None:

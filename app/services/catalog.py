@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 
 from app.db.models import utcnow
 from app.db.repositories.catalogue import CatalogueRepository, ModelSync, SyncCounts
+from app.db.repositories.catalogue import ModelChanges as ModelChanges  # what callers pass
 from app.db.repositories.catalogue import ModelRead as ModelRead  # what callers receive
+from app.db.repositories.catalogue import ModelUpdated as ModelUpdated  # what callers receive
+from app.failures import Failure, not_found
 from app.litellm.client import LiteLLMClient
-from app.services import safety
+from app.services import inputs, safety
+
+MAX_DESCRIPTION_LENGTH = 4000
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +75,30 @@ async def models_by_id(
 def unknown_model(model_id: str) -> ModelRead:
     """A model the catalogue does not know (granted in log-only or off mode), by its id."""
     return ModelRead(id=model_id, name=model_id, available=False, synced_at=None)
+
+
+async def update_model(
+    *,
+    models: CatalogueRepository,
+    model_id: str,
+    changes: ModelChanges,
+    actor_id: uuid.UUID,
+    reason: str | None,
+) -> ModelUpdated | Failure:
+    """Change a model's name, description or restriction, audited. Restricting a model leaves
+    its active subscriptions active (their number is returned); new ones wait for approval.
+
+    Failures: NOT_FOUND, VALIDATION_FAILED.
+    """
+    checks = (
+        ("name", changes.name, inputs.MAX_ID_LENGTH),
+        ("description", changes.description, MAX_DESCRIPTION_LENGTH),
+        ("reason", reason, 1000),
+    )
+    for field, value, limit in checks:
+        if value is not None:
+            invalid = inputs.check_text(value, field=field, what=field, max_length=limit)
+            if invalid is not None:
+                return invalid
+    updated = await models.update(model_id, changes, actor_id=actor_id, reason=reason)
+    return updated if updated is not None else not_found(f"Model {model_id!r}")

@@ -6,8 +6,9 @@
   ACTIVE row are deleted;
 - ACTIVE rows whose LiteLLM key is gone are marked revoked;
 - the keys of deactivated users are blocked in LiteLLM, the others' unblocked: a key the BFF
-  made is blocked there exactly while its owner is deactivated (`users.set_active` does it at
-  once; this finishes what an outage interrupted).
+  made is blocked there exactly while its owner is deactivated or it has no model its owner's
+  subscription to is ACTIVE (`users.update` and the subscription decisions do it at once;
+  this finishes what a crash interrupted).
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
 Deleting orphans, revoking missing keys and unblocking keys go through the safety
 valve (`app.services.safety`): an empty or wrong LiteLLM, or a wrong database, makes them hold
@@ -195,7 +196,7 @@ async def _match_blocking_to_owners(
         return {
             row_id: token
             for row_id, (token, is_blocked) in live.items()
-            if is_blocked != blocked and (rows[row_id].user_id in inactive) == blocked
+            if is_blocked != blocked and _must_be_blocked(rows[row_id], inactive) == blocked
         }
 
     # Blocking closes access its owner has lost: never held. Unblocking many at once (keys an
@@ -224,6 +225,12 @@ async def _set_blocked(
     else:
         report.keys_unblocked += 1
     await _audit_repair(job, "api_key.blocked" if blocked else "api_key.unblocked", row.id, row)
+
+
+def _must_be_blocked(row: KeyState, inactive: set[uuid.UUID]) -> bool:
+    # LiteLLM reads a key without models as one for every model: one that may call none of
+    # its models (all suspended) is blocked instead.
+    return row.user_id in inactive or not row.reachable
 
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from app.counters import Counters
+from app.db.models import SyncStatus as SyncStatus  # what callers filter by
+from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.users import AccountChanges as AccountChanges  # what callers pass
 from app.db.repositories.users import AccountRefused, NewAccountLimits, UserRepository
 from app.db.repositories.users import LoginIdentity as LoginIdentity  # what callers pass
+from app.db.repositories.users import UserFilter as UserFilter  # what callers pass
 from app.db.repositories.users import UserRead as UserRead  # what callers receive
 from app.failures import (
     Failure,
@@ -21,12 +27,14 @@ from app.failures import (
 )
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.services import inputs
+from app.services.api_keys import EnsureLiteLLMUser
+from app.services.paging import Page, page_request
 from app.settings import Settings
 from app.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 BASE_ROLE = "user"
-MAX_USERS_PAGE = 500
 # The issuer of development logins (migration 0002 writes the same value on older rows).
 DEV_ISSUER = "urn:litemaas:dev-login"
 
@@ -102,30 +110,136 @@ async def end_sessions(
     return await users.end_sessions(user_id, generation=generation)
 
 
-async def set_active(
+async def update(
     *,
     users: UserRepository,
+    keys: ApiKeyRepository,
     litellm: LiteLLMClient,
+    ensure_litellm_user: EnsureLiteLLMUser,
     user_id: uuid.UUID,
-    active: bool,
+    changes: AccountChanges,
     actor_id: uuid.UUID | None,
-) -> Failure | None:
-    """Deactivate (or reactivate) a user, and block (or unblock) their keys in LiteLLM.
+    reason: str | None = None,
+) -> UserRead | Failure:
+    """Change a user's limits and whether they are active, in LiteLLM first, then here.
 
-    The local change comes first and holds whatever LiteLLM does: deactivation ends the user's
-    sessions and /authz and `modelAccess` refuse their keys at once. When LiteLLM cannot be
-    told, LITELLM_UNAVAILABLE is returned and the reconciler blocks or unblocks the keys once
-    it answers again (a key the portal made is blocked in LiteLLM exactly while its owner is
-    deactivated). Failures: NOT_FOUND, LITELLM_UNAVAILABLE, VALIDATION_FAILED.
+    Deactivating ends the user's sessions (`/authz` and `modelAccess` refuse their keys at
+    once) and blocks their keys in LiteLLM; reactivating unblocks the keys that have a model
+    they may call. Nothing changes on either side unless both can: a LiteLLM failure undoes
+    what LiteLLM was already told. Failures: NOT_FOUND, VALIDATION_FAILED,
+    LITELLM_UNAVAILABLE, USER_NOT_FOUND_LITELLM.
     """
-    tokens = await users.set_active(user_id, active=active, actor_id=actor_id)
-    if tokens is None:
+    invalid = _check_changes(changes, reason)
+    if invalid is not None:
+        return invalid
+    user = await users.get(user_id)
+    if user is None:
         return not_found("User")
-    for token in tokens:
-        failure = await set_key_blocked(litellm=litellm, token=token, blocked=not active)
-        if failure is not None:
-            return failure
+    limits = {
+        name: value
+        for name, value in (
+            ("max_budget", changes.max_budget),
+            ("tpm_limit", changes.tpm_limit),
+            ("rpm_limit", changes.rpm_limit),
+        )
+        if value is not None
+    }
+    if limits:
+        # /user/update creates a user LiteLLM lacks, with none of its details: sync it first.
+        sync_failure = await ensure_litellm_user(user_id)
+        if sync_failure is not None:
+            return sync_failure
+    blocking = None if changes.active in (None, user.is_active) else not changes.active
+    undo: list[Callable[[], Awaitable[object]]] = []
+    try:
+        if limits:
+            await litellm.user_update(user_id=str(user_id), **limits)
+            previous = {name: getattr(user, name) for name in limits}
+            undo.append(lambda: litellm.user_update(user_id=str(user_id), **previous))
+        if blocking is not None:
+            # Keys with no model they may call stay blocked either way.
+            for key in [k for k in await keys.active_of_user(user_id) if k.reachable]:
+                await _set_blocked_or_missing(litellm, key.token, blocked=blocking)
+                undo.append(partial(_set_blocked_or_missing, litellm, key.token, not blocking))
+        updated = await users.update_account(user_id, changes, actor_id=actor_id, reason=reason)
+    except LiteLLMError as exc:
+        log.warning("updating user %s: LiteLLM failed (%s); undoing", user_id, exc)
+        await _undo(undo)
+        return from_litellm_error(exc, action="update the user")
+    except BaseException:
+        await _undo(undo)
+        raise
+    return updated if updated is not None else not_found("User")
+
+
+async def _set_blocked_or_missing(litellm: LiteLLMClient, token: str, blocked: bool) -> None:
+    # A key LiteLLM no longer has needs neither; the reconciler revokes it.
+    with contextlib.suppress(LiteLLMNotFound):
+        await (litellm.key_block(token) if blocked else litellm.key_unblock(token))
+
+
+async def _undo(steps: list[Callable[[], Awaitable[object]]]) -> None:
+    for step in reversed(steps):
+        try:
+            await step()
+        except LiteLLMError:
+            log.exception("could not undo a change in LiteLLM; the reconciler repairs keys")
+
+
+def _check_changes(changes: AccountChanges, reason: str | None) -> Failure | None:
+    for field_name, value, maximum in (
+        ("maxBudget", changes.max_budget, inputs.MAX_BUDGET),
+        ("tpmLimit", changes.tpm_limit, inputs.MAX_RATE_LIMIT),
+        ("rpmLimit", changes.rpm_limit, inputs.MAX_RATE_LIMIT),
+    ):
+        invalid = inputs.check_amount(value, field=field_name, maximum=maximum)
+        if invalid is not None:
+            return invalid
+    if reason is not None:
+        return inputs.check_text(reason, field="reason", what="A reason", max_length=1000)
     return None
+
+
+async def page(
+    *, users: UserRepository, found_by: UserFilter, first: int, after: str | None
+) -> Page[UserRead] | Failure:
+    """A page of the users `found_by` matches, by username.
+
+    Failures: VALIDATION_FAILED (`first`, `after`, `search`, `role`).
+    """
+    for field_name, value in (("search", found_by.search), ("role", found_by.role)):
+        if value is not None:
+            invalid = inputs.check_text(value, field=field_name, what=field_name)
+            if invalid is not None:
+                return invalid
+    request = page_request(first, after, timestamp=False)
+    if isinstance(request, Failure):
+        return request
+    size, cursor = request
+    return await users.page(found_by, first=size, after=cursor)
+
+
+async def retry_sync(
+    *, users: UserRepository, sync: LiteLLMUserSync, user_id: uuid.UUID, actor_id: uuid.UUID
+) -> UserRead | Failure:
+    """Create the user's twin in LiteLLM now, audited as the administrator's.
+
+    Failures: NOT_FOUND, LITELLM_UNAVAILABLE, USER_NOT_FOUND_LITELLM.
+    """
+    if await users.get(user_id) is None:
+        return not_found("User")
+    failure = await sync.ensure(user_id)
+    await users.record(
+        "user.sync_retry",
+        user_id,
+        actor_id=actor_id,
+        success=failure is None,
+        details={"code": failure.code.value} if failure is not None else None,
+    )
+    if failure is not None:
+        return failure
+    refreshed = await users.get(user_id)
+    return refreshed if refreshed is not None else not_found("User")
 
 
 async def set_key_blocked(*, litellm: LiteLLMClient, token: str, blocked: bool) -> Failure | None:
@@ -155,9 +269,11 @@ async def get(*, users: UserRepository, user_id: uuid.UUID) -> UserRead | None:
     return await users.get(user_id)
 
 
-async def list_by_username(*, users: UserRepository, limit: int) -> list[UserRead]:
-    """Users ordered by username, at most `limit` (clamped to 1..MAX_USERS_PAGE)."""
-    return await users.list_by_username(limit=max(1, min(limit, MAX_USERS_PAGE)))
+async def by_id(
+    *, users: UserRepository, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, UserRead]:
+    """The users with these ids, in one statement."""
+    return await users.get_many(user_ids)
 
 
 async def users_due_for_sync(*, users: UserRepository, limit: int) -> list[uuid.UUID]:

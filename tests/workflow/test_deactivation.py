@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, User
-from app.failures import FailureCode
+from app.failures import Failure, FailureCode
 from app.resources import Resources
-from app.services import safety, users
+from app.services import users
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
@@ -35,6 +35,20 @@ async def _checks(client: httpx.AsyncClient, secret: str) -> tuple[Any, ...]:
     return result["__typename"], result.get("code"), authz.status_code, authz.json().get("code")
 
 
+async def _set_active(
+    resources: Resources, user_id: uuid.UUID, *, active: bool
+) -> users.UserRead | Failure:
+    return await users.update(
+        users=resources.users,
+        keys=resources.api_keys,
+        litellm=resources.litellm,
+        ensure_litellm_user=resources.user_sync.ensure,
+        user_id=user_id,
+        changes=users.AccountChanges(active=active),
+        actor_id=None,
+    )
+
+
 async def _user_with_key(portal: Portal) -> tuple[uuid.UUID, dict[str, Any]]:
     user_id = uuid.UUID(await portal.login(f"leaver-{uuid.uuid4().hex[:10]}"))
     await portal.subscribe("m1")
@@ -51,20 +65,15 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     before = await _checks(portal.client, secret)
     assert (await stack.chat(secret, "m1")).status_code == 200
 
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
+    failure = await _set_active(resources, user_id, active=False)
     portal.client.cookies.set(SESSION_COOKIE, session)
     me_after = await portal.gql(documents.ME)
     checks_after = await _checks(portal.client, secret)
     chat_after = await stack.chat(secret, "m1")
 
     assert before == ("ModelAccessGranted", None, 200, None)
-    assert failure is None
+    assert isinstance(failure, users.UserRead)
+    assert failure.is_active is False
     assert me_after == {"data": {"me": None}}
     assert checks_after == ("InvalidApiKeyError", "INVALID_API_KEY", 401, "INVALID_API_KEY")
     assert chat_after.status_code == 401
@@ -74,17 +83,12 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
         [key] = (await db.exec(select(ApiKey).where(ApiKey.user_id == user_id))).all()
         actions = [e.action for e in (await db.exec(select(AuditEvent))).all()]
     assert key.status is ApiKeyStatus.ACTIVE
-    assert "user.deactivate" in actions
+    assert "user.update" in actions
 
-    reactivated = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=True,
-        actor_id=None,
-    )
+    reactivated = await _set_active(resources, user_id, active=True)
 
-    assert reactivated is None
+    assert isinstance(reactivated, users.UserRead)
+    assert reactivated.is_active is True
     assert await _checks(portal.client, secret) == ("ModelAccessGranted", None, 200, None)
     assert (await stack.chat(secret, "m1")).status_code == 200
     # The session ended by the deactivation stays ended.
@@ -96,13 +100,7 @@ async def test_a_deactivated_user_cannot_sign_in_again(
     portal: Portal, resources: Resources, db_engine: AsyncEngine
 ) -> None:
     user_id = uuid.UUID(await portal.login("frozen"))
-    await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
+    await _set_active(resources, user_id, active=False)
     portal.client.cookies.clear()
 
     response = await portal.client.post(
@@ -117,90 +115,32 @@ async def test_a_deactivated_user_cannot_sign_in_again(
     assert user.is_active is False
 
 
-async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_blocks_later(
+async def test_with_litellm_down_deactivation_changes_nothing_on_either_side(
     portal: Portal, resources: Resources, emulator: LiteLLMEmulator, db_engine: AsyncEngine
 ) -> None:
     user_id, created = await _user_with_key(portal)
     secret = created["secret"]
     emulator.faults.down = True
 
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
-    checks_while_down = await _checks(portal.client, secret)
-    blocked_while_down = [k.blocked for k in emulator.keys.values()]
+    failure = await _set_active(resources, user_id, active=False)
     emulator.faults.clear()
-    report = await resources.reconciler.run()
-    second = await resources.reconciler.run()
+    checks_after = await _checks(portal.client, secret)
+    blocked_after = [bool(k.blocked) for k in emulator.keys.values()]
 
-    assert failure is not None
+    assert isinstance(failure, Failure)
     assert failure.code is FailureCode.LITELLM_UNAVAILABLE
-    # Here at once: the key is refused although LiteLLM could not be told.
-    assert checks_while_down == ("InvalidApiKeyError", "INVALID_API_KEY", 401, "INVALID_API_KEY")
-    assert blocked_while_down == [None]
-    assert report.keys_blocked == 1
-    assert second.keys_blocked == 0  # nothing left to do
-    assert [k.blocked for k in emulator.keys.values()] == [True]
+    assert checks_after == ("ModelAccessGranted", None, 200, None)
+    assert blocked_after == [False]
     async with AsyncSession(db_engine) as db:
         [user] = (await db.exec(select(User))).all()
-        [key] = (await db.exec(select(ApiKey))).all()
-    assert user.is_active is False
-    assert key.status is ApiKeyStatus.ACTIVE
-
-    # Reactivated while LiteLLM is down: the reconciler unblocks once it is back.
-    emulator.faults.down = True
-    failed = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=True,
-        actor_id=None,
-    )
-    emulator.faults.clear()
-    # Unblocking every key at once is also what keys an operator blocked by hand look like:
-    # the pass holds it until an admin confirms.
-    held = await resources.reconciler.run()
-    still_blocked = [k.blocked for k in emulator.keys.values()]
-    [hold] = await safety.list_holds(holds=resources.safety_holds)
-    admin = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=users.LoginIdentity(
-            provider="dev",
-            issuer=users.DEV_ISSUER,
-            subject="operator",
-            username="operator",
-            email="operator@example.com",
-            groups=("litemaas-admins",),
-        ),
-    )
-    assert isinstance(admin, users.UserRead)
-    await safety.confirm(holds=resources.safety_holds, hold_id=hold.id, actor_id=admin.id)
-    unblocked = await resources.reconciler.run()
-
-    assert failed is not None
-    assert failed.code is FailureCode.LITELLM_UNAVAILABLE
-    assert held.held == [safety.HoldKind.UNBLOCK_KEYS]
-    assert held.keys_unblocked == 0
-    assert still_blocked == [True]
-    assert unblocked.keys_unblocked == 1
-    assert [k.blocked for k in emulator.keys.values()] == [False]
-    assert await _checks(portal.client, secret) == ("ModelAccessGranted", None, 200, None)
+        actions = [e.action for e in (await db.exec(select(AuditEvent))).all()]
+    assert user.is_active is True
+    assert "user.update" not in actions
+    assert await portal.gql(documents.ME) != {"data": {"me": None}}
 
 
 async def test_deactivating_an_unknown_user_is_not_found(resources: Resources) -> None:
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=uuid.uuid4(),
-        active=False,
-        actor_id=None,
-    )
+    failure = await _set_active(resources, uuid.uuid4(), active=False)
 
-    assert failure is not None
+    assert isinstance(failure, Failure)
     assert failure.code is FailureCode.NOT_FOUND

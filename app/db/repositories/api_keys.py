@@ -72,15 +72,19 @@ class KeyState:
     secret_sha256: str | None
     created_at: datetime
     updated_at: datetime
+    # Some model of the key has an ACTIVE subscription of its owner: LiteLLM may let it call.
+    reachable: bool
 
 
 @dataclass(frozen=True, slots=True)
 class KeyModels:
-    """An active key's LiteLLM token and all of its models, sorted."""
+    """An active key's LiteLLM token and all of its models, sorted; `reachable` are those its
+    owner's subscription to is ACTIVE: the models LiteLLM lets it call (none: it is blocked)."""
 
     key_id: uuid.UUID
     token: str
     models: tuple[str, ...]
+    reachable: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,19 @@ class AtKeyLimit:
 KEYS = SQLModel.metadata.tables["api_keys"]
 LINKS = SQLModel.metadata.tables["api_key_models"]
 _USERS = SQLModel.metadata.tables["users"]
+_SUBSCRIPTIONS = SQLModel.metadata.tables["subscriptions"]
+# A model of a key counts only while its owner's subscription to it is ACTIVE (not suspended,
+# pending again after a revert, or cancelled).
+_LINK_SUBSCRIBED = (
+    sa.select(_SUBSCRIPTIONS.c.id)
+    .where(
+        _SUBSCRIPTIONS.c.user_id == KEYS.c.user_id,
+        _SUBSCRIPTIONS.c.model_id == LINKS.c.model_id,
+        as_text(_SUBSCRIPTIONS.c.status) == SubscriptionStatus.ACTIVE.value,
+    )
+    .correlate(KEYS, LINKS)
+    .exists()
+)
 _KEY_COLUMNS = (
     KEYS.c.id,
     KEYS.c.user_id,
@@ -157,7 +174,7 @@ ACCESS = reader.statement(
     )
     .select_from(
         KEYS.join(_USERS, _USERS.c.id == KEYS.c.user_id).outerjoin(
-            LINKS, LINKS.c.api_key_id == KEYS.c.id
+            LINKS, sa.and_(LINKS.c.api_key_id == KEYS.c.id, _LINK_SUBSCRIBED)
         )
     )
     .where(KEYS.c.secret_sha256 == sa.bindparam("digest")),
@@ -241,20 +258,41 @@ class ApiKeyRepository:
             .where(col(ApiKey.status) == ApiKeyStatus.ACTIVE)
             .where(col(ApiKeyModel.model_id) == model_id)
         )
+        return await self._key_models(col(ApiKey.id).in_(with_model))
+
+    async def active_of_user(self, user_id: uuid.UUID) -> list[KeyModels]:
+        """The user's active keys, each with all of its models."""
+        return await self._key_models(
+            sa.and_(col(ApiKey.user_id) == user_id, col(ApiKey.status) == ApiKeyStatus.ACTIVE)
+        )
+
+    async def _key_models(self, which: sa.ColumnElement[bool]) -> list[KeyModels]:
         async with self._sessions() as session:
             rows = await session.exec(
-                select(ApiKey.id, ApiKey.secret_sha256, ApiKeyModel.model_id)
+                select(ApiKey.id, ApiKey.secret_sha256, ApiKeyModel.model_id, Subscription.status)
                 .join(ApiKeyModel, col(ApiKeyModel.api_key_id) == col(ApiKey.id))
-                .where(col(ApiKey.id).in_(with_model))
+                .outerjoin(
+                    Subscription,
+                    sa.and_(
+                        col(Subscription.user_id) == col(ApiKey.user_id),
+                        col(Subscription.model_id) == col(ApiKeyModel.model_id),
+                    ),
+                )
+                .where(which)
                 .order_by(col(ApiKey.id), col(ApiKeyModel.model_id))
             )
             found = rows.all()
         keys: dict[uuid.UUID, KeyModels] = {}
-        for key_id, token, linked_model in found:
+        for key_id, token, linked_model, status in found:
             assert token is not None, "an active key always has its token"
-            known = keys.get(key_id)
-            models = (*known.models, linked_model) if known else (linked_model,)
-            keys[key_id] = KeyModels(key_id, token, models)
+            known = keys.get(key_id) or KeyModels(key_id, token, (), ())
+            reachable = status is SubscriptionStatus.ACTIVE
+            keys[key_id] = KeyModels(
+                key_id,
+                token,
+                (*known.models, linked_model),
+                (*known.reachable, linked_model) if reachable else known.reachable,
+            )
         return list(keys.values())
 
     async def insert_pending(
@@ -334,10 +372,24 @@ class ApiKeyRepository:
 
     async def states(self) -> dict[uuid.UUID, KeyState]:
         """Every key, by id."""
+        reachable_keys = (
+            sa.select(LINKS.c.api_key_id)
+            .select_from(LINKS.join(KEYS, KEYS.c.id == LINKS.c.api_key_id))
+            .where(_LINK_SUBSCRIBED)
+        )
         async with self._sessions() as session:
             rows = (await session.exec(select(ApiKey))).all()
+            reachable = set((await session.exec(reachable_keys)).scalars().all())  # type: ignore[call-overload]
         return {
-            k.id: KeyState(k.id, k.user_id, k.status, k.secret_sha256, k.created_at, k.updated_at)
+            k.id: KeyState(
+                k.id,
+                k.user_id,
+                k.status,
+                k.secret_sha256,
+                k.created_at,
+                k.updated_at,
+                reachable=k.id in reachable,
+            )
             for k in rows
         }
 
@@ -348,6 +400,7 @@ class ApiKeyRepository:
         actor_id: uuid.UUID,
         action: str = "api_key.revoke",
         success: bool = True,
+        details: dict[str, Any] | None = None,
     ) -> ApiKeyRead:
         """Mark the key revoked (if it is active), audited as `action`; the key with its
         models."""
@@ -360,6 +413,7 @@ class ApiKeyRepository:
                 resource_type="api_key",
                 resource_id=str(key_id),
                 success=success,
+                details=details,
             )
             await session.commit()
         return await self._existing(key_id)

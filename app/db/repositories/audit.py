@@ -3,12 +3,95 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db.engine import SessionFactory
 from app.db.models import AuditEvent
+from app.db.repositories import paging
+from app.db.repositories.paging import Cursor, Page
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventRead:
+    id: uuid.UUID
+    actor_id: uuid.UUID | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    success: bool
+    details: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events a list shows; None matches every one. `subject_id` is the resource's id."""
+
+    actor_id: uuid.UUID | None = None
+    subject_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+EVENTS = SQLModel.metadata.tables["audit_events"]
+
+
+class AuditRepository:
+    def __init__(self, *, reads: SessionFactory) -> None:
+        self._reads = reads
+
+    async def page(
+        self, found_by: AuditFilter, *, first: int, after: Cursor | None
+    ) -> Page[AuditEventRead]:
+        """A page of the events `found_by` matches, newest first, with their number."""
+        async with self._reads() as session:
+            return await paging.read_page(
+                session,
+                sa.select(EVENTS),
+                table=EVENTS,
+                conditions=_matching(found_by),
+                key=EVENTS.c.created_at,
+                descending=True,
+                after=after,
+                first=first,
+                build=_read,
+            )
+
+
+def _matching(found_by: AuditFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if found_by.actor_id is not None:
+        conditions.append(EVENTS.c.actor_id == found_by.actor_id)
+    if found_by.subject_id is not None:
+        conditions.append(EVENTS.c.resource_id == found_by.subject_id)
+    if found_by.action is not None:
+        conditions.append(EVENTS.c.action == found_by.action)
+    if found_by.since is not None:
+        conditions.append(EVENTS.c.created_at >= found_by.since)
+    if found_by.until is not None:
+        conditions.append(EVENTS.c.created_at < found_by.until)
+    return conditions
+
+
+def _read(row: dict[str, Any]) -> AuditEventRead:
+    return AuditEventRead(
+        id=row["id"],
+        actor_id=row["actor_id"],
+        action=row["action"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        success=row["success"],
+        details=dict(row["details"] or {}),
+        created_at=row["created_at"],
+    )
 
 
 def record(

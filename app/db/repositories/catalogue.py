@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel, col, select
 
 from app.db import reader
 from app.db.engine import SessionFactory
-from app.db.models import Model
+from app.db.models import Model, Subscription, SubscriptionStatus, utcnow
 from app.db.reader import Reader, as_text
-from app.db.repositories import named
+from app.db.repositories import audit, json_list, named
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def model_read(row: Mapping[str, Any], prefix: str = "") -> ModelRead:
         context_length=row[prefix + "context_length"],
         input_cost_per_token=row[prefix + "input_cost_per_token"],
         output_cost_per_token=row[prefix + "output_cost_per_token"],
-        capabilities=tuple(orjson.loads(row[prefix + "capabilities"])),
+        capabilities=json_list(row[prefix + "capabilities"]),
         restricted_access=row[prefix + "restricted_access"],
         available=row[prefix + "available"],
         synced_at=row[prefix + "synced_at"],
@@ -91,6 +91,46 @@ class SyncCounts:
     unavailable: int
 
 
+@dataclass(frozen=True, slots=True)
+class ModelChanges:
+    """What an administrator changes on a model; None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    restricted_access: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUpdated:
+    model: ModelRead
+    # The model's ACTIVE subscriptions, which a change of its restriction leaves active.
+    active_subscriptions: int
+
+
+def _from_table(row: Model) -> ModelRead:
+    return ModelRead(
+        id=row.id,
+        name=row.name,
+        provider=row.provider,
+        description=row.description,
+        context_length=row.context_length,
+        input_cost_per_token=row.input_cost_per_token,
+        output_cost_per_token=row.output_cost_per_token,
+        capabilities=tuple(row.capabilities),
+        restricted_access=row.restricted_access,
+        available=row.available,
+        synced_at=row.synced_at,
+    )
+
+
+def _editable(row: Model) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "description": row.description,
+        "restricted_access": row.restricted_access,
+    }
+
+
 class CatalogueRepository:
     def __init__(self, *, sessions: SessionFactory, reader: Reader) -> None:
         self._sessions = sessions
@@ -104,21 +144,48 @@ class CatalogueRepository:
         """One model, whether available or not."""
         async with self._sessions() as session:
             row = await session.get(Model, model_id)
-        if row is None:
-            return None
-        return ModelRead(
-            id=row.id,
-            name=row.name,
-            provider=row.provider,
-            description=row.description,
-            context_length=row.context_length,
-            input_cost_per_token=row.input_cost_per_token,
-            output_cost_per_token=row.output_cost_per_token,
-            capabilities=tuple(row.capabilities),
-            restricted_access=row.restricted_access,
-            available=row.available,
-            synced_at=row.synced_at,
-        )
+        return _from_table(row) if row is not None else None
+
+    async def update(
+        self, model_id: str, changes: ModelChanges, *, actor_id: uuid.UUID, reason: str | None
+    ) -> ModelUpdated | None:
+        """Apply an administrator's changes, audited with the values before and after; None
+        when there is no such model."""
+        async with self._sessions() as session:
+            row = await session.get(Model, model_id, with_for_update=True)
+            if row is None:
+                return None
+            before = _editable(row)
+            if changes.name is not None:
+                row.name = changes.name
+            if changes.description is not None:
+                row.description = changes.description
+            if changes.restricted_access is not None:
+                row.restricted_access = changes.restricted_access
+            row.updated_at = utcnow()
+            active = (
+                await session.exec(
+                    select(sa.func.count())
+                    .select_from(Subscription)
+                    .where(col(Subscription.model_id) == model_id)
+                    .where(col(Subscription.status) == SubscriptionStatus.ACTIVE)
+                )
+            ).one()
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="model.update",
+                resource_type="model",
+                resource_id=model_id,
+                details={
+                    "before": before,
+                    "after": _editable(row),
+                    "reason": reason,
+                    "active_subscriptions": active,
+                },
+            )
+            await session.commit()
+            return ModelUpdated(_from_table(row), active)
 
     async def available_ids(self) -> set[str]:
         async with self._sessions() as session:

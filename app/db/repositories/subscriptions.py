@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import reader
 from app.db.engine import SessionFactory
-from app.db.models import Subscription, SubscriptionStatus, utcnow
+from app.db.models import Subscription, SubscriptionStatus, SubscriptionStatusChange, utcnow
 from app.db.reader import Reader, as_text
-from app.db.repositories import api_keys, audit, named
+from app.db.repositories import api_keys, audit, named, paging
 from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_read
+from app.db.repositories.paging import Cursor, Page
+from app.db.repositories.users import USERS, UserRead, user_columns, user_read
 
-# A subscription that holds its model: approved, or waiting for approval.
+# A subscription its owner may cancel: approved, or waiting for approval.
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
+# Subscribing again is ALREADY_SUBSCRIBED: a suspended subscription is an administrator's to
+# lift, not its owner's to replace.
+HELD_STATUSES = (*LIVE_STATUSES, SubscriptionStatus.SUSPENDED)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,43 @@ class SubscriptionRead:
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChangeRead:
+    """One step of a subscription's history."""
+
+    subscription_id: uuid.UUID
+    from_status: SubscriptionStatus | None
+    to_status: SubscriptionStatus
+    actor_id: uuid.UUID | None
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """A subscription as the approval queue shows it: with its model and its user."""
+
+    subscription: SubscriptionRead
+    model: ModelRead
+    user: UserRead
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    """Which subscriptions the queue shows; None matches every one."""
+
+    status: SubscriptionStatus | None = None
+    model_id: str | None = None
+    user_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRefused:
+    """Nothing was written: the subscription is not in a status the change starts from."""
+
+    current: SubscriptionRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +147,34 @@ CATALOGUE_OF_SESSION = reader.statement(
     )
     .order_by(MODELS.c.id),
 )
+
+
+# The approval queue: subscriptions with their models and users (the model's columns prefixed
+# `model__`, the user's `user__`).
+_REQUESTS = (
+    _COLUMNS.order_by(None)
+    .add_columns(*model_columns("model__"), *user_columns("user__"))
+    .select_from(
+        SUBSCRIPTIONS.join(MODELS, MODELS.c.id == SUBSCRIPTIONS.c.model_id).join(
+            USERS, USERS.c.id == SUBSCRIPTIONS.c.user_id
+        )
+    )
+)
+
+
+def _request(row: dict[str, Any]) -> SubscriptionRequest:
+    return SubscriptionRequest(_read(row), model_read(row, "model__"), user_read(row, "user__"))
+
+
+def _request_conditions(found_by: RequestFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if found_by.status is not None:
+        conditions.append(SUBSCRIPTIONS.c.status == found_by.status)
+    if found_by.model_id is not None:
+        conditions.append(SUBSCRIPTIONS.c.model_id == found_by.model_id)
+    if found_by.user_id is not None:
+        conditions.append(SUBSCRIPTIONS.c.user_id == found_by.user_id)
+    return conditions
 
 
 def _read(row: dict[str, Any]) -> SubscriptionRead:
@@ -191,11 +263,16 @@ class SubscriptionRepository:
                     .with_for_update()
                 )
             ).one_or_none()
-            if subscription is not None and subscription.status in LIVE_STATUSES:
+            if subscription is not None and subscription.status in HELD_STATUSES:
                 return AlreadySubscribed()
             if subscription is None:
                 subscription = Subscription(user_id=user_id, model_id=model_id)
                 session.add(subscription)
+                await session.flush()
+                previous = None
+            else:
+                previous = subscription.status
+            _record_change(session, subscription.id, previous, status, actor_id=user_id)
             subscription.status = status
             subscription.cancelled_at = None
             subscription.updated_at = utcnow()
@@ -227,6 +304,13 @@ class SubscriptionRepository:
         async with self._sessions() as session:
             subscription = await session.get(Subscription, subscription_id)
             assert subscription is not None
+            _record_change(
+                session,
+                subscription_id,
+                subscription.status,
+                SubscriptionStatus.CANCELLED,
+                actor_id=actor_id,
+            )
             subscription.status = SubscriptionStatus.CANCELLED
             subscription.cancelled_at = now
             subscription.updated_at = now
@@ -245,3 +329,119 @@ class SubscriptionRepository:
             )
             await session.commit()
             return _from_table(subscription)
+
+    async def change_status(
+        self,
+        subscription_id: uuid.UUID,
+        *,
+        allowed_from: Collection[SubscriptionStatus],
+        to: SubscriptionStatus,
+        actor_id: uuid.UUID,
+        reason: str | None,
+        action: str,
+        first: Callable[[SubscriptionRead], Awaitable[R | None]],
+    ) -> SubscriptionRead | StatusRefused | R | None:
+        """Move the subscription from one of `allowed_from` to `to`, with its history step and
+        an audit event; None when there is no such subscription.
+
+        The row stays locked while `first` runs (what must change elsewhere before, e.g. in
+        LiteLLM): whatever it returns instead of None is returned, and nothing is written.
+        """
+        async with self._sessions() as session:
+            subscription = (
+                await session.exec(
+                    select(Subscription)
+                    .where(col(Subscription.id) == subscription_id)
+                    .with_for_update()
+                )
+            ).one_or_none()
+            if subscription is None:
+                return None
+            current = _from_table(subscription)
+            if subscription.status not in allowed_from:
+                return StatusRefused(current)
+            refused = await first(current)
+            if refused is not None:
+                return refused
+            now = utcnow()
+            _record_change(session, subscription_id, subscription.status, to, actor_id, reason)
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action=action,
+                resource_type="subscription",
+                resource_id=str(subscription_id),
+                details={
+                    "user_id": str(subscription.user_id),
+                    "model_id": subscription.model_id,
+                    "before": subscription.status.value,
+                    "after": to.value,
+                    "reason": reason,
+                },
+            )
+            subscription.status = to
+            subscription.updated_at = now
+            await session.commit()
+            return _from_table(subscription)
+
+    async def requests_page(
+        self, found_by: RequestFilter, *, first: int, after: Cursor | None
+    ) -> Page[SubscriptionRequest]:
+        """A page of the subscriptions `found_by` matches, oldest first, with their number."""
+        async with self._sessions() as session:
+            return await paging.read_page(
+                session,
+                _REQUESTS,
+                table=SUBSCRIPTIONS,
+                conditions=_request_conditions(found_by),
+                key=SUBSCRIPTIONS.c.created_at,
+                descending=False,
+                after=after,
+                first=first,
+                build=_request,
+            )
+
+    async def history(
+        self, subscription_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[StatusChangeRead]]:
+        """Each subscription's status changes, oldest first (one statement for all of them)."""
+        found: dict[uuid.UUID, list[StatusChangeRead]] = {i: [] for i in subscription_ids}
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(SubscriptionStatusChange)
+                .where(col(SubscriptionStatusChange.subscription_id).in_(subscription_ids))
+                .order_by(
+                    col(SubscriptionStatusChange.created_at), col(SubscriptionStatusChange.id)
+                )
+            )
+            for change in rows.all():
+                found[change.subscription_id].append(
+                    StatusChangeRead(
+                        subscription_id=change.subscription_id,
+                        from_status=change.from_status,
+                        to_status=change.to_status,
+                        actor_id=change.actor_id,
+                        reason=change.reason,
+                        created_at=change.created_at,
+                    )
+                )
+        return found
+
+
+def _record_change(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    from_status: SubscriptionStatus | None,
+    to_status: SubscriptionStatus,
+    actor_id: uuid.UUID | None,
+    reason: str | None = None,
+) -> None:
+    session.add(
+        SubscriptionStatusChange(
+            subscription_id=subscription_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=actor_id,
+            reason=reason,
+        )
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,9 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import reader
 from app.db.engine import SessionFactory
-from app.db.models import ApiKey, ApiKeyStatus, SyncStatus, User, utcnow
+from app.db.models import SyncStatus, User, utcnow
 from app.db.reader import Reader, as_text
-from app.db.repositories import audit, named
+from app.db.repositories import audit, json_list, named, paging
+from app.db.repositories.paging import Cursor, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,23 +77,56 @@ class AccountRefused:
     holder_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """Which users a list shows; None matches everyone."""
+
+    search: str | None = None  # in the username, e-mail address or full name, any case
+    sync_status: SyncStatus | None = None
+    role: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """What an administrator changes on an account; None leaves a field as it is."""
+
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    active: bool | None = None
+
+
 USERS = SQLModel.metadata.tables["users"]
-_COLUMNS = (
-    USERS.c.id,
-    USERS.c.username,
-    USERS.c.email,
-    USERS.c.full_name,
-    USERS.c.oauth_issuer,
-    USERS.c.oauth_subject,
-    as_text(USERS.c.roles),
-    USERS.c.is_active,
-    USERS.c.session_generation,
-    as_text(USERS.c.sync_status),
-    USERS.c.sync_error,
-    USERS.c.max_budget,
-    USERS.c.tpm_limit,
-    USERS.c.rpm_limit,
+_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "oauth_issuer",
+    "oauth_subject",
+    "roles",
+    "is_active",
+    "session_generation",
+    "sync_status",
+    "sync_error",
+    "max_budget",
+    "tpm_limit",
+    "rpm_limit",
 )
+
+
+def user_columns(prefix: str = "") -> tuple[sa.ColumnElement[Any], ...]:
+    """The columns `user_read` takes, each labelled `prefix` + its name."""
+    return tuple(
+        (as_text(USERS.c[name]) if name in ("roles", "sync_status") else USERS.c[name]).label(
+            prefix + name
+        )
+        for name in _FIELDS
+    )
+
+
+_COLUMNS = user_columns()
 # The session's generation is compared here, in the one read a signed-in request makes, so
 # ending sessions costs the hot path nothing; it reads the whole account, so `me` reads
 # nothing more.
@@ -106,22 +140,23 @@ SIGNED_IN = reader.statement(
 )
 
 
-def _read(row: dict[str, Any]) -> UserRead:
+def user_read(row: dict[str, Any], prefix: str = "") -> UserRead:
+    """The user in a row's `user_columns(prefix)`, by column name."""
     return UserRead(
-        id=row["id"],
-        username=row["username"],
-        email=row["email"],
-        full_name=row["full_name"],
-        oauth_issuer=row["oauth_issuer"],
-        oauth_subject=row["oauth_subject"],
-        roles=tuple(orjson.loads(row["roles"])),
-        is_active=row["is_active"],
-        session_generation=row["session_generation"],
-        sync_status=SyncStatus(row["sync_status"]),
-        sync_error=row["sync_error"],
-        max_budget=row["max_budget"],
-        tpm_limit=row["tpm_limit"],
-        rpm_limit=row["rpm_limit"],
+        id=row[prefix + "id"],
+        username=row[prefix + "username"],
+        email=row[prefix + "email"],
+        full_name=row[prefix + "full_name"],
+        oauth_issuer=row[prefix + "oauth_issuer"],
+        oauth_subject=row[prefix + "oauth_subject"],
+        roles=json_list(row[prefix + "roles"]),
+        is_active=row[prefix + "is_active"],
+        session_generation=row[prefix + "session_generation"],
+        sync_status=SyncStatus(row[prefix + "sync_status"]),
+        sync_error=row[prefix + "sync_error"],
+        max_budget=row[prefix + "max_budget"],
+        tpm_limit=row[prefix + "tpm_limit"],
+        rpm_limit=row[prefix + "rpm_limit"],
     )
 
 
@@ -154,19 +189,72 @@ class UserRepository:
         """The user while active and this session generation current; read on every request."""
         rows = await self._reader.all(SIGNED_IN, {"user_id": user_id, "generation": generation})
         found = named(SIGNED_IN, rows)
-        return _read(found[0]) if found else None
+        return user_read(found[0]) if found else None
 
     async def get(self, user_id: uuid.UUID) -> UserRead | None:
         async with self._reads() as session:
             user = await session.get(User, user_id)
         return _from_table(user) if user is not None else None
 
-    async def list_by_username(self, *, limit: int) -> list[UserRead]:
+    async def get_many(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, UserRead]:
+        """The users with these ids (one statement)."""
         async with self._reads() as session:
-            found = await session.exec(
-                select(User).order_by(col(User.username), col(User.id)).limit(limit)
+            found = await session.exec(select(User).where(col(User.id).in_(user_ids)))
+            return {user.id: _from_table(user) for user in found.all()}
+
+    async def page(
+        self, found_by: UserFilter, *, first: int, after: Cursor | None
+    ) -> Page[UserRead]:
+        """A page of the users `found_by` matches, by username, with their number."""
+        async with self._reads() as session:
+            return await paging.read_page(
+                session,
+                sa.select(*_COLUMNS),
+                table=USERS,
+                conditions=_matching(found_by),
+                key=USERS.c.username,
+                descending=False,
+                after=after,
+                first=first,
+                build=user_read,
             )
-            return [_from_table(user) for user in found.all()]
+
+    async def update_account(
+        self,
+        user_id: uuid.UUID,
+        changes: AccountChanges,
+        *,
+        actor_id: uuid.UUID | None,
+        reason: str | None,
+    ) -> UserRead | None:
+        """Apply an administrator's changes, audited with the values before and after; a
+        deactivation ends every session. None when there is no such user."""
+        async with self._sessions() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is None:
+                return None
+            before = _account_fields(user)
+            if changes.max_budget is not None:
+                user.max_budget = changes.max_budget
+            if changes.tpm_limit is not None:
+                user.tpm_limit = changes.tpm_limit
+            if changes.rpm_limit is not None:
+                user.rpm_limit = changes.rpm_limit
+            if changes.active is not None:
+                if user.is_active and not changes.active:
+                    user.session_generation += 1
+                user.is_active = changes.active
+            user.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="user.update",
+                resource_type="user",
+                resource_id=str(user_id),
+                details={"before": before, "after": _account_fields(user), "reason": reason},
+            )
+            await session.commit()
+            return _from_table(user)
 
     async def inactive_ids(self) -> set[uuid.UUID]:
         """The deactivated users."""
@@ -194,37 +282,27 @@ class UserRepository:
             await session.commit()
         return ended
 
-    async def set_active(
-        self, user_id: uuid.UUID, *, active: bool, actor_id: uuid.UUID | None
-    ) -> list[str] | None:
-        """Deactivate (ending every session) or reactivate the user, audited; the LiteLLM
-        tokens of their active keys, or None when there is no such user."""
+    async def record(
+        self,
+        action: str,
+        user_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID,
+        success: bool = True,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Audit something done to the user elsewhere (in LiteLLM)."""
         async with self._sessions() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                return None
-            user.is_active = active
-            user.updated_at = utcnow()
-            if not active:
-                user.session_generation += 1
             audit.record(
                 session,
                 actor_id=actor_id,
-                action="user.activate" if active else "user.deactivate",
+                action=action,
                 resource_type="user",
                 resource_id=str(user_id),
+                success=success,
+                details=details,
             )
-            tokens = (
-                await session.exec(
-                    select(ApiKey.secret_sha256).where(
-                        col(ApiKey.user_id) == user_id,
-                        col(ApiKey.status) == ApiKeyStatus.ACTIVE,
-                        col(ApiKey.secret_sha256).is_not(None),
-                    )
-                )
-            ).all()
             await session.commit()
-        return [token for token in tokens if token is not None]
 
     async def record_sync(
         self,
@@ -285,6 +363,41 @@ class UserRepository:
                 # Two first sign-ins of one person raced to insert; the other one won: update it.
                 await session.rollback()
                 return await _apply_login(session, identity, allowed, roles, limits, audit_details)
+
+
+def _account_fields(user: User) -> dict[str, Any]:
+    return {
+        "max_budget": user.max_budget,
+        "tpm_limit": user.tpm_limit,
+        "rpm_limit": user.rpm_limit,
+        "active": user.is_active,
+    }
+
+
+def _matching(found_by: UserFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if found_by.search:
+        pattern = "%" + _escape_like(found_by.search.lower()) + "%"
+        conditions.append(
+            sa.or_(
+                sa.func.lower(USERS.c.username).like(pattern, escape="\\"),
+                sa.func.lower(USERS.c.email).like(pattern, escape="\\"),
+                sa.func.lower(USERS.c.full_name).like(pattern, escape="\\"),
+            )
+        )
+    if found_by.sync_status is not None:
+        conditions.append(USERS.c.sync_status == found_by.sync_status)
+    if found_by.role is not None:
+        # Roles are a JSON list of names: the name, quoted, is in its text.
+        quoted = _escape_like(orjson.dumps(found_by.role).decode())
+        conditions.append(sa.cast(USERS.c.roles, sa.Text).like(f"%{quoted}%", escape="\\"))
+    if found_by.active is not None:
+        conditions.append(USERS.c.is_active.is_(found_by.active))
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _end_sessions(session: AsyncSession, user_id: uuid.UUID, generation: int | None) -> bool:
