@@ -92,6 +92,23 @@ async def test_user_update_of_an_unknown_user_creates_it(
     assert (await litellm_client.user_info(user_id)).max_budget == 5.0
 
 
+async def test_user_update_changes_the_limits_an_administrator_sets(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    created = await proxy.user_new(max_budget=10, tpm_limit=1000, rpm_limit=10)
+    user_id = created["user_id"]
+
+    updated = await litellm_client.user_update(
+        user_id=user_id, max_budget=25.5, tpm_limit=2000, rpm_limit=20
+    )
+    # Undoing a change sends the earlier values back.
+    await litellm_client.user_update(user_id=user_id, rpm_limit=10)
+    stored = await litellm_client.user_info(user_id)
+
+    assert (updated.max_budget, updated.tpm_limit, updated.rpm_limit) == (25.5, 2000, 20)
+    assert (stored.max_budget, stored.tpm_limit, stored.rpm_limit) == (25.5, 2000, 10)
+
+
 async def test_key_generate_gives_the_secret_and_its_token(
     litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
@@ -261,6 +278,35 @@ async def test_key_block_and_unblock_by_token(litellm_client: LiteLLMClient, pro
     assert refused.status_code == 401
     assert after.blocked is False
     assert (await proxy.chat(generated["key"], "m1")).status_code == 200
+
+
+async def test_a_blocked_key_keeping_its_models_reaches_no_model_at_all(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    # A suspended subscription's only model stays listed on the key, which is blocked instead
+    # of emptied: LiteLLM reads an empty list as every model.
+    generated = await proxy.key_generate(models=["m1"])
+    await litellm_client.key_block(generated["token"])
+
+    refused = [await proxy.chat(generated["key"], model) for model in ("m1", "m2")]
+    listed = await litellm_client.key_info(generated["token"])
+
+    assert [r.status_code for r in refused] == [401, 401]
+    assert listed.models == ("m1",)
+
+
+async def test_key_update_narrows_a_key_to_the_models_it_keeps(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    generated = await proxy.key_generate(models=["m1", "m2"])
+
+    await litellm_client.key_update(key=generated["token"], models=["m2"])
+    narrowed = [(await proxy.chat(generated["key"], m)).status_code for m in ("m1", "m2")]
+    await litellm_client.key_update(key=generated["token"], models=["m1", "m2"])
+    restored = [(await proxy.chat(generated["key"], m)).status_code for m in ("m1", "m2")]
+
+    assert narrowed[0] in (401, 403) and narrowed[1] == 200
+    assert restored == [200, 200]
 
 
 async def test_key_block_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
