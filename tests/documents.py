@@ -33,3 +33,25 @@ LITELLM_SYNC_RETRY = operation_document("LitellmSyncRetry")
 HEALTH = operation_document("HealthDashboard")
 
 SIGN_OUT_EVERYWHERE = operation_document("SignOutEverywhere")
+
+SUBSCRIPTION_REQUESTS = operation_document("SubscriptionRequests")
+
+SUBSCRIPTION_APPROVE = operation_document("SubscriptionApprove")
+
+SUBSCRIPTION_DENY = operation_document("SubscriptionDeny")
+
+SUBSCRIPTION_REVERT = operation_document("SubscriptionRevert")
+
+SUBSCRIPTION_SUSPEND = operation_document("SubscriptionSuspend")
+
+SUBSCRIPTION_REACTIVATE = operation_document("SubscriptionReactivate")
+
+USER_LIST = operation_document("UserList")
+
+USER_UPDATE = operation_document("UserUpdate")
+
+USER_SYNC_RETRY = operation_document("UserSyncRetry")
+
+AUDIT_EVENTS = operation_document("AuditEvents")
+
+MODEL_UPDATE = operation_document("ModelUpdate")
