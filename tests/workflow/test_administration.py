@@ -24,12 +24,14 @@ class Desk:
 
     async def sign_in(self, who: str, *, admin: bool = False) -> str:
         groups = ["litemaas-admins"] if admin else []
+        self.portal.client.cookies.clear()
         # A real proxy keeps its users across runs: a fresh name (and e-mail address) each time.
         self.ids[who] = await self.portal.login(f"{who}-{uuid.uuid4().hex[:10]}", groups=groups)
         self.sessions[who] = self.portal.client.cookies[SESSION_COOKIE]
         return self.ids[who]
 
     def as_(self, who: str) -> Portal:
+        self.portal.client.cookies.clear()
         self.portal.client.cookies.set(SESSION_COOKIE, self.sessions[who])
         return self.portal
 

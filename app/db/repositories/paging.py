@@ -95,7 +95,7 @@ async def read_page(
     rows = [dict(row) for row in (await session.exec(paged)).mappings().all()]  # type: ignore[call-overload]
     # An empty page (past the end, or nothing matches) has no row to carry the total.
     count = (
-        int(rows[0]["total_count"]) if rows else int((await session.exec(total)).one())  # type: ignore[call-overload]
+        int(rows[0]["total_count"]) if rows else int((await session.exec(total)).scalar_one())  # type: ignore[call-overload]
     )
     edges = [Edge(build(row), encode(row["page_sort_key"], row["id"])) for row in rows[:first]]
     return Page(edges=edges, total=count, has_next=len(rows) > first)

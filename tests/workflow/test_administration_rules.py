@@ -1,0 +1,388 @@
+"""Administration's rules with the emulator: bulk decisions, illegal moves, nothing half-done
+when LiteLLM fails, the reconciler leaving suspended keys blocked, and lists paged in constant
+SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.applications import Starlette
+
+from app.auth.session import SESSION_COOKIE
+from app.db.models import AuditEvent, Subscription, SubscriptionStatus, User
+from app.main import create_app
+from app.resources import Resources
+from app.settings import Settings
+from litellm_emulator import LiteLLMEmulator
+from tests import documents
+from tests.conftest import serve
+from tests.portal import Portal
+from tests.workflow.test_queries import counted_statements
+
+
+class FlakyNetwork(httpx.AsyncBaseTransport):
+    """The wire to LiteLLM, which can refuse the n-th request to one path."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.fail_path: str | None = None
+        self.fail_at = 0
+        self.seen: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.url.path)
+        if request.url.path == self.fail_path and self.seen.count(self.fail_path) == self.fail_at:
+            raise httpx.ConnectError("LiteLLM went away", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def network(emulator: LiteLLMEmulator) -> FlakyNetwork:
+    return FlakyNetwork(httpx.ASGITransport(app=emulator.app))
+
+
+@pytest.fixture
+def app(settings: Settings, network: FlakyNetwork) -> Starlette:
+    return create_app(settings, litellm_transport=network)
+
+
+class Desk:
+    """One browser for an administrator and a user, switching session cookies."""
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.sessions: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+
+    async def sign_in(self, who: str, *, admin: bool = False) -> None:
+        self.portal.client.cookies.clear()
+        self.ids[who] = await self.portal.login(who, groups=["litemaas-admins"] if admin else [])
+        self.sessions[who] = self.portal.client.cookies[SESSION_COOKIE]
+
+    def as_(self, who: str) -> Portal:
+        self.portal.client.cookies.clear()
+        self.portal.client.cookies.set(SESSION_COOKIE, self.sessions[who])
+        return self.portal
+
+
+@pytest.fixture
+async def desk(app: Starlette) -> AsyncIterator[Desk]:
+    async with serve(app) as client:
+        desk = Desk(Portal(client))
+        await desk.sign_in("root", admin=True)
+        await desk.sign_in("alice")
+        yield desk
+
+
+async def _add_users(db_engine: AsyncEngine, count: int, prefix: str) -> list[uuid.UUID]:
+    users = [
+        User(
+            username=f"{prefix}-{i:04d}",
+            email=f"{prefix}-{i:04d}@example.com",
+            oauth_provider="dev",
+            oauth_subject=f"{prefix}-{i:04d}",
+            max_budget=100,
+            tpm_limit=1000,
+            rpm_limit=10,
+        )
+        for i in range(count)
+    ]
+    async with AsyncSession(db_engine, expire_on_commit=False) as db:
+        db.add_all(users)
+        await db.commit()
+    return [u.id for u in users]
+
+
+async def test_a_bulk_approval_of_50_with_2_illegal_answers_48_successes_and_2_typed_errors(
+    desk: Desk, db_engine: AsyncEngine
+) -> None:
+    user_ids = await _add_users(db_engine, 50, "requester")
+    subscriptions = [
+        Subscription(
+            user_id=user_id,
+            model_id="m1",
+            status=SubscriptionStatus.ACTIVE if i in (7, 31) else SubscriptionStatus.PENDING,
+        )
+        for i, user_id in enumerate(user_ids)
+    ]
+    async with AsyncSession(db_engine, expire_on_commit=False) as db:
+        db.add_all(subscriptions)
+        await db.commit()
+    ids = [str(s.id) for s in subscriptions]
+
+    result = (await desk.as_("root").data(documents.SUBSCRIPTION_APPROVE, ids=ids, reason="ok"))[
+        "subscriptionApprove"
+    ]
+    queue = (
+        await desk.as_("root").data(documents.SUBSCRIPTION_REQUESTS, status="PENDING", first=100)
+    )["subscriptionRequests"]
+
+    assert (result["succeeded"], result["failed"]) == (48, 2)
+    assert [o["subscriptionId"] for o in result["outcomes"]] == ids
+    failed = [(i, o["result"]) for i, o in enumerate(result["outcomes"]) if "code" in o["result"]]
+    assert [i for i, _ in failed] == [7, 31]
+    assert {r["__typename"] for _, r in failed} == {"InvalidStateTransitionError"}
+    assert {r["code"] for _, r in failed} == {"INVALID_STATE_TRANSITION"}
+    assert "active" in failed[0][1]["message"]
+    assert queue["totalCount"] == 0
+
+
+async def test_illegal_moves_are_typed_errors_and_change_nothing(desk: Desk) -> None:
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    root = desk.as_("root")
+
+    reactivate = await root.data(documents.SUBSCRIPTION_REACTIVATE, id=subscription["id"])
+    deny = await root.data(documents.SUBSCRIPTION_DENY, ids=[subscription["id"]])
+    unknown = await root.data(documents.SUBSCRIPTION_SUSPEND, id=str(uuid.uuid4()))
+    too_many = await root.data(documents.SUBSCRIPTION_APPROVE, ids=["x"] * 101)
+    reverted = await root.data(documents.SUBSCRIPTION_REVERT, id=subscription["id"])
+    suspend_pending = await root.data(documents.SUBSCRIPTION_SUSPEND, id=subscription["id"])
+    history = (await root.data(documents.SUBSCRIPTION_REQUESTS, userId=desk.ids["alice"]))[
+        "subscriptionRequests"
+    ]["edges"][0]["node"]["history"]
+
+    assert reactivate["subscriptionReactivate"]["code"] == "INVALID_STATE_TRANSITION"
+    assert deny["subscriptionDeny"]["outcomes"][0]["result"]["code"] == "INVALID_STATE_TRANSITION"
+    assert unknown["subscriptionSuspend"]["code"] == "NOT_FOUND"
+    assert too_many["subscriptionApprove"]["code"] == "VALIDATION_FAILED"
+    assert reverted["subscriptionRevert"]["subscription"]["status"] == "PENDING"
+    assert suspend_pending["subscriptionSuspend"]["code"] == "INVALID_STATE_TRANSITION"
+    assert [(h["from"], h["to"]) for h in history] == [(None, "ACTIVE"), ("ACTIVE", "PENDING")]
+
+
+async def test_suspending_with_litellm_failing_midway_changes_nothing_on_either_side(
+    desk: Desk, network: FlakyNetwork, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = await alice.create_key(["m1", "m2"], name="both")
+    first = await alice.create_key(["m1"], name="first")
+    second = await alice.create_key(["m1"], name="second")
+    network.fail_path, network.fail_at = "/key/block", 2
+
+    result = await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=subscription["id"])
+    listed = {k.key_alias: (k.models, bool(k.blocked)) for k in emulator.keys.values()}
+    mine = await desk.as_("alice").data(documents.SUBSCRIPTIONS)
+
+    assert result["subscriptionSuspend"]["code"] == "LITELLM_UNAVAILABLE"
+    # One single-model key was blocked, blocking the other failed: the first is unblocked
+    # again, and the two-model key, if narrowed already, gets m1 back.
+    assert network.seen.count("/key/unblock") == 1
+    assert network.seen.count("/key/update") in (0, 2)
+    assert listed == {
+        both["apiKey"]["id"]: (("m1", "m2"), False),
+        first["apiKey"]["id"]: (("m1",), False),
+        second["apiKey"]["id"]: (("m1",), False),
+    }
+    assert {s["status"] for s in mine["subscriptions"]} == {"ACTIVE"}
+
+
+async def test_the_reconciler_leaves_a_suspended_single_model_key_blocked(
+    desk: Desk, emulator: LiteLLMEmulator, resources: Resources
+) -> None:
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    await alice.create_key(["m1"], name="only")
+    await alice.create_key(["m2"], name="other")
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=subscription["id"])
+
+    report = await resources.reconciler.run()
+
+    assert (report.keys_blocked, report.keys_unblocked, report.held) == (0, 0, [])
+    assert sorted((k.models, bool(k.blocked)) for k in emulator.keys.values()) == [
+        (("m1",), True),
+        (("m2",), False),
+    ]
+
+
+async def test_cancelling_keeps_a_key_off_its_suspended_models(
+    desk: Desk, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    m2 = (await alice.subscribe("m2"))["subscription"]
+    await alice.create_key(["m1", "m2"])
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+
+    cancelled = await desk.as_("alice").cancel(m2["id"])
+    cancel_suspended = await desk.as_("alice").cancel(m1["id"])
+
+    assert cancelled["__typename"] == "SubscriptionCancelSuccess"
+    # m2 left the key and m1 is suspended: blocked, never given m1 back nor emptied.
+    [key] = emulator.keys.values()
+    assert (key.models, key.blocked) == (("m2",), True)
+    assert cancel_suspended["code"] == "INVALID_STATE_TRANSITION"
+
+
+async def test_user_update_with_litellm_failing_midway_changes_nothing_on_either_side(
+    desk: Desk, network: FlakyNetwork, emulator: LiteLLMEmulator, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    await alice.subscribe("m1")
+    await alice.create_key(["m1"], name="one")
+    await alice.create_key(["m1"], name="two")
+    network.fail_path, network.fail_at = "/key/block", 2
+    alice_id = desk.ids["alice"]
+
+    result = await desk.as_("root").data(
+        documents.USER_UPDATE, id=alice_id, input={"rpmLimit": 5, "active": False}
+    )
+    in_litellm = emulator.users[alice_id]
+    still_signed_in = await desk.as_("alice").data(documents.ME)
+
+    assert result["userUpdate"]["code"] == "LITELLM_UNAVAILABLE"
+    assert network.seen.count("/user/update") == 2  # the change, then its undoing
+    assert in_litellm.rpm_limit == 120
+    assert [bool(k.blocked) for k in emulator.keys.values()] == [False, False]
+    assert still_signed_in["me"]["id"] == alice_id
+    async with AsyncSession(db_engine) as db:
+        user = await db.get(User, uuid.UUID(alice_id))
+        updates = (
+            await db.exec(select(AuditEvent).where(AuditEvent.action == "user.update"))
+        ).all()
+    assert user is not None
+    assert (user.rpm_limit, user.is_active) == (120, True)
+    assert updates == []
+
+
+async def test_admin_actions_are_audited_without_secrets(
+    desk: Desk, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    created = await alice.create_key(["m1"])
+    root = desk.as_("root")
+    await root.data(documents.MODEL_UPDATE, id="m2", input={"description": "big", "reason": "r1"})
+    await root.data(documents.SUBSCRIPTION_SUSPEND, id=subscription["id"], reason="r2")
+    await root.data(documents.SUBSCRIPTION_REACTIVATE, id=subscription["id"], reason="r3")
+    await root.data(documents.USER_UPDATE, id=desk.ids["alice"], input={"tpmLimit": 7})
+    await root.data(documents.USER_SYNC_RETRY, id=desk.ids["alice"])
+    revoked = await root.revoke(created["apiKey"]["id"])
+
+    events = (
+        await root.data(documents.AUDIT_EVENTS, filter={"actorId": desk.ids["root"]}, first=20)
+    )["auditEvents"]
+    by_action = {e["node"]["action"]: e["node"] for e in events["edges"]}
+
+    assert revoked["apiKey"]["status"] == "REVOKED"
+    assert {
+        "model.update",
+        "subscription.suspend",
+        "subscription.reactivate",
+        "user.update",
+        "user.sync_retry",
+        "api_key.revoke",
+    } <= set(by_action)
+    assert by_action["model.update"]["details"]["before"]["description"] is None
+    assert by_action["model.update"]["details"]["after"]["description"] == "big"
+    suspend = by_action["subscription.suspend"]
+    assert suspend["subjectId"] == subscription["id"]
+    assert (suspend["details"]["before"], suspend["details"]["after"]) == ("active", "suspended")
+    assert suspend["details"]["reason"] == "r2"
+    assert by_action["api_key.revoke"]["details"] == {"owner_id": desk.ids["alice"]}
+    async with AsyncSession(db_engine) as db:
+        stored = orjson.dumps([e.details for e in (await db.exec(select(AuditEvent))).all()])
+    assert created["secret"].encode() not in stored
+    assert b"sk-" not in stored
+
+
+async def test_restricting_a_model_keeps_its_active_subscriptions_and_says_how_many(
+    desk: Desk,
+) -> None:
+    await desk.as_("alice").subscribe("m1")
+
+    result = (
+        await desk.as_("root").data(
+            documents.MODEL_UPDATE, id="m1", input={"restrictedAccess": True}
+        )
+    )["modelUpdate"]
+    await desk.sign_in("bob")
+    bobs = await desk.as_("bob").subscribe("m1")
+    alices = (await desk.as_("alice").data(documents.SUBSCRIPTIONS))["subscriptions"]
+
+    assert result["activeSubscriptionsKept"] == 1
+    assert result["model"]["restrictedAccess"] is True
+    assert bobs["subscription"]["status"] == "PENDING"
+    assert [s["status"] for s in alices] == ["ACTIVE"]
+
+
+async def _all_pages(
+    portal: Portal, resources: Resources, document: str, field: str, **variables: Any
+) -> tuple[list[dict[str, Any]], list[int], int]:
+    """Every node of a list, page by page; the statements each page cost, and the total."""
+    nodes: list[dict[str, Any]] = []
+    costs: list[int] = []
+    after = None
+    while True:
+        with counted_statements(resources) as statements:
+            page = (await portal.data(document, after=after, **variables))[field]
+        costs.append(len(statements))
+        nodes.extend(edge["node"] for edge in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return nodes, costs, page["totalCount"]
+        after = page["pageInfo"]["endCursor"]
+
+
+async def test_paging_through_1000_users_returns_each_exactly_once_in_3_statements_a_page(
+    desk: Desk, db_engine: AsyncEngine, resources: Resources
+) -> None:
+    added = await _add_users(db_engine, 1000, "member")
+
+    nodes, costs, total = await _all_pages(
+        desk.as_("root"), resources, documents.USER_LIST, "users", first=97
+    )
+    filtered, _, filtered_total = await _all_pages(
+        desk.as_("root"),
+        resources,
+        documents.USER_LIST,
+        "users",
+        first=50,
+        filter={"search": "MEMBER-00", "active": True, "syncStatus": "PENDING"},
+    )
+
+    ids = [n["id"] for n in nodes]
+    assert total == len(ids) == 1002  # with root and alice
+    assert len(set(ids)) == len(ids)
+    assert {str(i) for i in added} <= set(ids)
+    assert [n["username"] for n in nodes] == sorted(n["username"] for n in nodes)
+    assert max(costs) <= 3, costs
+    assert filtered_total == len(filtered) == 100
+
+
+async def test_the_approval_queue_and_the_audit_list_cost_3_statements_whatever_their_size(
+    desk: Desk, db_engine: AsyncEngine, resources: Resources
+) -> None:
+    user_ids = await _add_users(db_engine, 60, "queued")
+    async with AsyncSession(db_engine) as db:
+        db.add_all(
+            Subscription(user_id=u, model_id=m, status=SubscriptionStatus.PENDING)
+            for u in user_ids
+            for m in ("m1", "m2")
+        )
+        await db.commit()
+    root = desk.as_("root")
+
+    queue, queue_costs, queue_total = await _all_pages(
+        root, resources, documents.SUBSCRIPTION_REQUESTS, "subscriptionRequests", first=50
+    )
+    events, audit_costs, _ = await _all_pages(
+        root, resources, documents.AUDIT_EVENTS, "auditEvents", first=1
+    )
+
+    assert queue_total == len(queue) == 120
+    assert len({n["id"] for n in queue}) == 120
+    assert all(n["user"]["username"].startswith("queued-") for n in queue)
+    assert max(queue_costs) <= 3, queue_costs
+    assert len(events) >= 2
+    assert max(audit_costs) <= 3, audit_costs
