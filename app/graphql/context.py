@@ -46,7 +46,9 @@ class Context:
                     generation=self.session.generation,
                 )
             )
-        return await self._user
+        # Shielded: a sibling field's failure cancels the fields awaiting it (graphql-core's
+        # gather), never the one read they share.
+        return await asyncio.shield(self._user)
 
     async def user(self) -> SignedIn:
         """The signed-in user, for fields behind `IsAuthenticated`."""
@@ -67,7 +69,7 @@ class Context:
         # `{ a: health { ... } b: health { ... } }` must not turn one request into many probes.
         if self._database_state is None:
             self._database_state = asyncio.create_task(self._read_database_state())
-        return await self._database_state
+        return await asyncio.shield(self._database_state)
 
     async def _read_database_state(self) -> tuple[health.DatabaseHealth, list[safety.HoldRead]]:
         db = await health.check_database(round_trip=self.resources.database_round_trip)

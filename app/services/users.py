@@ -243,20 +243,14 @@ async def retry_sync(
 
 
 async def set_key_blocked(*, litellm: LiteLLMClient, token: str, blocked: bool) -> Failure | None:
-    """Block or unblock one key in LiteLLM; a key LiteLLM no longer has needs neither."""
+    """Block or unblock one key in LiteLLM (the reconciler's repair); a key LiteLLM no longer
+    has needs neither. Failures: LITELLM_UNAVAILABLE, VALIDATION_FAILED."""
     try:
         await (litellm.key_block(token) if blocked else litellm.key_unblock(token))
     except LiteLLMNotFound:
         return None
-    except LiteLLMUnavailable as exc:
-        log.warning("LiteLLM unavailable while %s a key: %s", _blocking(blocked), exc)
-        return Failure(
-            FailureCode.LITELLM_UNAVAILABLE,
-            "The account was changed here; LiteLLM is unavailable, so its keys will be "
-            f"{'blocked' if blocked else 'unblocked'} there as soon as it answers again.",
-        )
     except LiteLLMError as exc:
-        log.warning("LiteLLM refused %s a key: %s (%s)", _blocking(blocked), exc, exc.detail)
+        log.warning("LiteLLM failed %s a key: %s (%s)", _blocking(blocked), exc, exc.detail)
         return from_litellm_error(exc, action="block the key" if blocked else "unblock the key")
     return None
 
