@@ -333,7 +333,8 @@ async def key_update(request: Request) -> Response:
         if owner is not None and owner.token != key.token:
             return _alias_taken(body.key_alias)
     changed = now()
-    changes = _changes(body, body.model_fields_set - {"key", "duration"})
+    # 1.108.7 applies an explicit null on a key (it clears a limit); 1.80.7 skipped it.
+    changes = _changes(body, body.model_fields_set - {"key", "duration"}, nulls=True)
     if body.duration is not None:
         changes["expires"] = expiry(body.duration, changed)
         if changes["expires"] is None:
@@ -606,9 +607,11 @@ def _listed(key: VirtualKey) -> dict[str, Any]:
     return {"token": key.token, **key.row(iso_z)}
 
 
-def _changes(body: BaseModel, fields: set[str]) -> dict[str, Any]:
-    """The fields an update sets; LiteLLM skips nulls, so null never clears a field."""
-    changes = {name: value for name in fields if (value := getattr(body, name)) is not None}
+def _changes(body: BaseModel, fields: set[str], *, nulls: bool = False) -> dict[str, Any]:
+    """The fields an update sets; unless `nulls`, LiteLLM skips them: null never clears."""
+    changes = {
+        name: value for name in fields if (value := getattr(body, name)) is not None or nulls
+    }
     if "models" in changes:
         changes["models"] = tuple(changes["models"])
     return changes

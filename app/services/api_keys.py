@@ -367,8 +367,13 @@ async def rotate(
         )
     except Exception:
         log.exception("storing the rotation of key %s failed; deleting the new LiteLLM key", key_id)
-        with contextlib.suppress(LiteLLMError):
+        try:
             await litellm.key_delete(keys=[generated.token])
+        except LiteLLMError as exc:  # the row stays changing: the reconciler deletes it
+            log.warning("the new LiteLLM key of %s is left to the reconciler: %s", key_id, exc)
+        else:
+            with contextlib.suppress(Exception):
+                await keys.end_change(key_id)
         raise
     await _retire(keys=keys, litellm=litellm, key=before, token=old_token, until=grace_until)
     return CreatedApiKey(api_key=key, secret=generated.key)

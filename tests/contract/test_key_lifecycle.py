@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from app.background import sync_spend
 from app.litellm.client import LiteLLMClient
+from app.litellm.errors import LiteLLMNotFound
 from app.main import create_app
 from app.resources import Resources
 from tests import documents
@@ -81,6 +82,10 @@ async def _rotate(service: Service, key_id: str, grace: int) -> dict[str, Any]:
         )
     )["apiKeyRotate"]
     return result
+
+
+async def key_info(proxy: Proxy, key: str) -> httpx.Response:
+    return await proxy.http.get("/key/info", params={"key": key}, headers=proxy.master)
 
 
 async def _refused(proxy: Proxy, secret: str, model: str) -> bool:
@@ -223,3 +228,73 @@ async def test_spend_appears_after_real_traffic(
     assert budget["syncedAt"] is not None
     assert budget["spend"] > 0
     assert budget["remaining"] == pytest.approx(budget["maxBudget"] - budget["spend"])
+
+
+async def test_update_key_sets_every_field(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
+    generated = await proxy.key_generate(models=["m1"], max_budget=5, rpm_limit=60, duration="1h")
+    expires_at = datetime.now(UTC) + timedelta(hours=2)
+
+    await litellm_client.update_key(
+        key=generated["token"],
+        models=["m1", "m2"],
+        max_budget=9,
+        tpm_limit=200,
+        rpm_limit=10,
+        expires_at=expires_at,
+        metadata={"name": "edited"},
+    )
+
+    found = await litellm_client.key_info(generated["key"])
+    assert found.models == ("m1", "m2")
+    assert found.metadata == {"name": "edited"}
+    assert found.expires is not None
+    assert abs((found.expires - expires_at).total_seconds()) < 5
+    info = (await key_info(proxy, generated["key"])).json()["info"]
+    assert (info["max_budget"], info["tpm_limit"], info["rpm_limit"]) == (9.0, 200, 10)
+
+
+async def test_update_key_with_no_limit_and_no_expiry(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    generated = await proxy.key_generate(models=["m1"], max_budget=5, rpm_limit=60, duration="1h")
+
+    await litellm_client.update_key(
+        key=generated["key"],
+        models=["m1"],
+        max_budget=None,
+        tpm_limit=None,
+        rpm_limit=None,
+        expires_at=None,
+        metadata={"name": "edited"},
+    )
+
+    info = (await key_info(proxy, generated["key"])).json()["info"]
+    assert (info["max_budget"], info["rpm_limit"]) == (None, None)
+    if proxy.current:
+        assert info["expires"] is None
+    else:  # 1.80.7 cannot take an expiry away (neither `duration` nor `expires` null does)
+        assert info["expires"] is not None
+
+
+async def test_update_key_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
+    with pytest.raises(LiteLLMNotFound):
+        await litellm_client.update_key(
+            key="sk-" + "0" * 22,
+            models=["m1"],
+            max_budget=None,
+            tpm_limit=None,
+            rpm_limit=None,
+            expires_at=None,
+            metadata={},
+        )
+
+
+async def test_user_spend_lists_every_user_with_spend_and_budget(
+    litellm_client: LiteLLMClient, proxy: Proxy
+) -> None:
+    created = await proxy.user_new(max_budget=12)
+
+    listed = {u.user_id: u for u in await litellm_client.user_spend()}
+
+    mine = listed[created["user_id"]]
+    assert (mine.spend, mine.max_budget, mine.budget_reset_at) == (0.0, 12.0, None)
