@@ -272,7 +272,8 @@ async def test_database_failing_to_store_an_update_restores_litellm_then_the_rec
 
     body = await portal.gql(documents.API_KEY_UPDATE, id=key_id, input={"modelIds": ["m1", "m2"]})
 
-    assert body["data"] is None and body["errors"]
+    assert body["data"] is None
+    assert body["errors"]
     row, local = await _local(db_engine, key_id)
     assert local == Side(("m1",), 5, "laptop")
     assert _remote(emulator, row.secret_sha256) == local  # undone in LiteLLM at once
@@ -366,7 +367,8 @@ async def test_database_failing_to_store_a_rotation_deletes_the_new_key(
 
     body = await portal.gql(documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0})
 
-    assert body["data"] is None and body["errors"]
+    assert body["data"] is None
+    assert body["errors"]
     assert len(emulator.keys) == 1
     await _allow_key_writes(db_engine)
     await _age_changes(db_engine, resources)
