@@ -346,6 +346,21 @@ async def key_update(request: Request) -> Response:
     return JSONResponse({"key": body.key, "token": key.token, **updated.row()})
 
 
+async def key_regenerate(request: Request) -> Response:
+    caller = admin_caller(request)
+    if not isinstance(caller, Caller):
+        return caller
+    # Without an enterprise licence, as every proxy the BFF supports runs.
+    return litellm_error(
+        500,
+        "Regenerating Virtual Keys is an Enterprise feature, You must be a LiteLLM Enterprise "
+        "user to use this feature. If you have a license please set `LITELLM_LICENSE` in your "
+        "env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \n"
+        "Pricing: https://www.litellm.ai/#pricing",
+        "internal_server_error",
+    )
+
+
 async def key_delete(request: Request) -> Response:
     caller = admin_caller(request)
     if not isinstance(caller, Caller):
@@ -658,6 +673,7 @@ routes = [
     Route("/key/generate", key_generate, methods=["POST"]),
     Route("/key/update", key_update, methods=["POST"]),
     Route("/key/delete", key_delete, methods=["POST"]),
+    Route("/key/regenerate", key_regenerate, methods=["POST"]),
     Route("/key/block", key_block, methods=["POST"]),
     Route("/key/unblock", key_unblock, methods=["POST"]),
     Route("/key/info", key_info, methods=["GET"]),

@@ -258,16 +258,9 @@ async def update(
     The secret stays the same. Failures: NOT_FOUND, VALIDATION_FAILED, MODEL_ACCESS_DENIED
     (a model without an active subscription), LITELLM_UNAVAILABLE (then nothing changed).
     """
-    invalid = _validate(
-        NewApiKey(
-            name=request.name if request.name is not None else "unchanged",
-            model_ids=request.model_ids if request.model_ids is not None else ("unchanged",),
-            expires_at=request.expires_at,
-            max_budget=request.max_budget,
-            tpm_limit=request.tpm_limit,
-            rpm_limit=request.rpm_limit,
-        )
-    ) or _check_policy(policy, expires_at=request.expires_at, max_budget=request.max_budget)
+    invalid = _validate(request) or _check_policy(
+        policy, expires_at=request.expires_at, max_budget=request.max_budget
+    )
     if invalid is not None:
         return invalid
     change = KeyChange(
@@ -508,18 +501,16 @@ def _check_policy(
     return None
 
 
-def _validate(request: NewApiKey) -> Failure | None:
-    invalid = inputs.check_text(request.name, field="name", what="A key's name")
-    if invalid is not None:
-        return invalid
-    if not request.model_ids:
-        return validation("A key needs at least one model", field="modelIds")
-    for model_id in request.model_ids:
-        invalid = inputs.check_text(model_id, field="modelIds", what="A model id")
+def _validate(request: NewApiKey | ApiKeyUpdate) -> Failure | None:
+    """The fields given (an update leaves out what it does not change)."""
+    if request.name is not None:
+        invalid = inputs.check_text(request.name, field="name", what="A key's name")
         if invalid is not None:
             return invalid
-    if len(set(request.model_ids)) != len(request.model_ids):
-        return validation("Each model may be listed once", field="modelIds")
+    if request.model_ids is not None:
+        invalid = _check_models(request.model_ids)
+        if invalid is not None:
+            return invalid
     if request.expires_at is not None:
         if request.expires_at.tzinfo is None:
             return validation("expiresAt needs a time zone", field="expiresAt")
@@ -539,6 +530,19 @@ def _validate(request: NewApiKey) -> Failure | None:
         invalid = inputs.check_amount(value, field=field_name, maximum=maximum)
         if invalid is not None:
             return invalid
+    return None
+
+
+def _check_models(model_ids: tuple[str, ...]) -> Failure | None:
+    # LiteLLM reads an empty list as every model.
+    if not model_ids:
+        return validation("A key needs at least one model", field="modelIds")
+    for model_id in model_ids:
+        invalid = inputs.check_text(model_id, field="modelIds", what="A model id")
+        if invalid is not None:
+            return invalid
+    if len(set(model_ids)) != len(model_ids):
+        return validation("Each model may be listed once", field="modelIds")
     return None
 
 

@@ -298,3 +298,19 @@ async def test_user_spend_lists_every_user_with_spend_and_budget(
 
     mine = listed[created["user_id"]]
     assert (mine.spend, mine.max_budget, mine.budget_reset_at) == (0.0, 12.0, None)
+
+
+async def test_key_regenerate_needs_an_enterprise_licence_so_rotation_creates_then_revokes(
+    proxy: Proxy,
+) -> None:
+    generated = await proxy.key_generate(models=["m1"])
+
+    response = await proxy.http.post(
+        "/key/regenerate", json={"key": generated["token"]}, headers=proxy.master
+    )
+
+    assert response.status_code == 500
+    assert (
+        "Regenerating Virtual Keys is an Enterprise feature" in response.json()["error"]["message"]
+    )
+    assert not await _refused(proxy, generated["key"], "m1")  # and the key is as it was
