@@ -195,34 +195,40 @@ async def _match_blocking_to_owners(
     rows: dict[uuid.UUID, KeyState],
     inactive: set[uuid.UUID],
 ) -> None:
-    # Active keys this service made, by row id: token, and whether LiteLLM has it blocked.
-    live = {
-        row.id: (info.token, info.blocked)
+    # LiteLLM keys this service made for active rows (a rotated row may have two): the row,
+    # the token, and whether LiteLLM has it blocked.
+    live = [
+        (row, info.token, info.blocked)
         for info in litellm_keys
         if (row_id := _row_id(info)) is not None
         and (row := rows.get(row_id)) is not None
         and row.status is ApiKeyStatus.ACTIVE
         and info.token is not None
         and not info.deleted
-    }
+    ]
 
-    def changes(*, blocked: bool) -> dict[uuid.UUID, str]:
-        return {
-            row_id: token
-            for row_id, (token, is_blocked) in live.items()
-            if is_blocked != blocked and (rows[row_id].user_id in inactive) == blocked
-        }
+    def changes(*, blocked: bool) -> list[tuple[KeyState, str]]:
+        return [
+            (row, token)
+            for row, token, is_blocked in live
+            if is_blocked != blocked and (row.user_id in inactive) == blocked
+        ]
 
     # Blocking closes access its owner has lost: never held. Unblocking many at once (keys an
     # operator blocked by hand in LiteLLM during an incident) waits for an admin.
-    to_block = changes(blocked=True)
-    for row_id, token in to_block.items():
-        await _set_blocked(job, report, rows[row_id], token, blocked=True)
+    for row, token in changes(blocked=True):
+        await _set_blocked(job, report, row, token, blocked=True)
     to_unblock = changes(blocked=False)
-    allowed = await _permitted(job, report, HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live))
-    for row_id, token in to_unblock.items():
-        if row_id in allowed:
-            await _set_blocked(job, report, rows[row_id], token, blocked=False)
+    allowed = await _permitted(
+        job,
+        report,
+        HoldKind.UNBLOCK_KEYS,
+        {row.id for row, _ in to_unblock},
+        total=len({row.id for row, _, _ in live}),
+    )
+    for row, token in to_unblock:
+        if row.id in allowed:
+            await _set_blocked(job, report, row, token, blocked=False)
 
 
 async def _set_blocked(

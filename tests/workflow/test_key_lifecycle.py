@@ -18,6 +18,7 @@ from app.background import sync_spend
 from app.db.models import utcnow
 from app.main import create_app
 from app.resources import Resources
+from app.services import users
 from app.services.api_keys import secret_digest
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
@@ -301,3 +302,25 @@ async def emulator_chat(emulator: LiteLLMEmulator, secret: str) -> httpx.Respons
             json={"model": "m1", "messages": [{"role": "user", "content": "hi"}]},
             headers=_bearer(secret),
         )
+
+
+async def test_deactivating_the_owner_blocks_the_replaced_secret_in_its_grace_period_too(
+    portal: Portal, emulator: LiteLLMEmulator, resources: Resources
+) -> None:
+    key_id, old = await _subscribed_key(portal, "m1")
+    new = (await _rotate(portal, key_id, grace=600))["secret"]
+    owner = next(iter(emulator.keys.values())).user_id
+    assert owner is not None
+
+    failure = await users.set_active(
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=uuid.UUID(owner),
+        active=False,
+        actor_id=None,
+    )
+
+    assert failure is None
+    assert [emulator.keys[secret_digest(s)].blocked for s in (old, new)] == [True, True]
+    report = await resources.reconciler.run()
+    assert (report.keys_blocked, report.keys_unblocked) == (0, 0)

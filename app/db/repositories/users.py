@@ -274,9 +274,14 @@ class UserRepository:
                 resource_type="user",
                 resource_id=str(user_id),
             )
-            tokens = (
+            # A secret replaced by a rotation still works in its grace period: blocked too.
+            found = (
                 await session.exec(
-                    select(ApiKey.secret_sha256).where(
+                    select(
+                        ApiKey.secret_sha256,
+                        ApiKey.previous_secret_sha256,
+                        ApiKey.previous_valid_until,
+                    ).where(
                         col(ApiKey.user_id) == user_id,
                         col(ApiKey.status) == ApiKeyStatus.ACTIVE,
                         col(ApiKey.secret_sha256).is_not(None),
@@ -284,6 +289,9 @@ class UserRepository:
                 )
             ).all()
             await session.commit()
+        now = utcnow()
+        tokens = [current for current, _, _ in found]
+        tokens += [old for _, old, until in found if old is not None and until and until > now]
         return [token for token in tokens if token is not None]
 
     async def record_sync(
