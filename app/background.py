@@ -1,4 +1,4 @@
-"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler.
+"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler, spend sync.
 
 Every worker process probes LiteLLM (each has its own circuit breaker). The catalogue sync and
 the reconciler change shared state: with several workers, one runs each pass and the others
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from app.db.engine import job_lock
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
-from app.services import catalog, health
+from app.services import catalog, health, spend
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
             settings.reconcile_interval_seconds,
             lambda: one_worker(resources, "reconcile", lambda: resources.reconciler.run()),
         ),
+        (
+            "spend sync",
+            settings.spend_sync_interval_seconds,
+            lambda: one_worker(resources, "spend sync", lambda: sync_spend(resources)),
+        ),
     ]
     tasks = [
         asyncio.create_task(_every(name, interval, job), name=name) for name, interval, job in jobs
@@ -91,4 +96,11 @@ async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitabl
 async def _sync_catalogue(resources: Resources) -> object:
     return await catalog.sync_models(
         models=resources.catalogue, litellm=resources.litellm, valve=resources.valve
+    )
+
+
+async def sync_spend(resources: Resources) -> spend.SpendSyncReport:
+    """One spend sync pass: every key's and user's spend from LiteLLM, stored."""
+    return await spend.sync(
+        keys=resources.api_keys, users=resources.users, litellm=resources.litellm
     )

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     default_user_tpm_limit: int = 100_000
     default_user_rpm_limit: int = 120
     max_active_keys_per_user: int = Field(default=10, ge=1)
+    # Key policy (empty: none). A key made without an expiry gets the default; an expiry
+    # beyond the maximum, or a budget above KEY_MAX_BUDGET, is refused (VALIDATION_FAILED), and
+    # a key made without a budget gets KEY_MAX_BUDGET.
+    key_default_expiry_days: int | None = Field(default=None, ge=1)
+    key_max_expiry_days: int | None = Field(default=None, ge=1)
+    key_max_budget: float | None = Field(default=None, gt=0)
+    # How often what each key and user has spent is read from LiteLLM (pages of keys and users).
+    spend_sync_interval_seconds: float = Field(default=300.0, gt=0)
     model_access_enforcement: ModelAccessEnforcement = ModelAccessEnforcement.ENFORCE
     # Safety valve of the reconciler and the catalogue sync: a pass that would revoke, delete
     # or retire more than this share of what there is, or more than this many at once, changes
@@ -182,6 +190,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator(
+        "key_default_expiry_days", "key_max_expiry_days", "key_max_budget", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("login_allowed_groups", mode="before")
     @classmethod
     def _split_groups(cls, value: object) -> object:
@@ -219,6 +236,12 @@ class Settings(BaseSettings):
             if not value
         ]
         problems += self._production_problems()
+        if (
+            self.key_default_expiry_days is not None
+            and self.key_max_expiry_days is not None
+            and self.key_default_expiry_days > self.key_max_expiry_days
+        ):
+            problems.append("KEY_DEFAULT_EXPIRY_DAYS: must not exceed KEY_MAX_EXPIRY_DAYS")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -35,7 +36,8 @@ from app.auth.session import SESSION_COOKIE
 # cache asks every object for its `__typename` too.
 API_KEYS_SQL = """
 SELECT k.id, k.name, k.prefix, k.status, k.created_at, k.expires_at, k.revoked_at,
-       k.max_budget, k.tpm_limit, k.rpm_limit, m.id, m.name, m.provider, m.available
+       k.max_budget, k.tpm_limit, k.rpm_limit, k.spend, k.spend_synced_at,
+       m.id, m.name, m.provider, m.available
 FROM users u
 JOIN api_keys k ON k.user_id = u.id
 LEFT JOIN api_key_models km ON km.api_key_id = k.id
@@ -99,6 +101,7 @@ def create_app() -> Starlette:
             return _json({"error": "UNAUTHENTICATED"}, 401)
         keys: list[dict[str, Any]] = []
         last = None
+        now = datetime.now(UTC)
         for r in await db().fetch(API_KEYS_SQL, user_id):
             if r[0] != last:
                 last = r[0]
@@ -107,19 +110,25 @@ def create_app() -> Starlette:
                         "id": str(r[0]),
                         "name": r[1],
                         "prefix": r[2],
-                        "status": r[3].upper(),
+                        "status": (
+                            "EXPIRED"
+                            if r[3] == "active" and r[5] is not None and r[5] <= now
+                            else r[3].upper()
+                        ),
                         "createdAt": r[4],
                         "expiresAt": r[5],
                         "revokedAt": r[6],
                         "maxBudget": r[7],
                         "tpmLimit": r[8],
                         "rpmLimit": r[9],
+                        "spend": r[10],
+                        "spendSyncedAt": r[11],
                         "modelAccess": [],
                         "__typename": "ApiKey",
                     }
                 )
-            if r[10] is not None:
-                keys[-1]["modelAccess"].append(_model_label(r[10], r[11], r[12], r[13]))
+            if r[12] is not None:
+                keys[-1]["modelAccess"].append(_model_label(r[12], r[13], r[14], r[15]))
         return _json({"data": {"apiKeys": keys}})
 
     async def models(request: Request) -> Response:

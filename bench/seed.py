@@ -253,6 +253,9 @@ def _key(
         "budget_duration": None,
         "expires_at": created_at + timedelta(days=90) if rng.random() < 0.5 else None,
         "revoked_at": created_at + timedelta(days=1) if revoked else None,
+        # Synced from LiteLLM (no draw from `rng`: the rest of the data stays as it was).
+        "spend": created_at.minute * 0.125,
+        "spend_synced_at": created_at,
         "created_at": created_at,
         "updated_at": created_at,
     }

@@ -333,14 +333,32 @@ async def key_update(request: Request) -> Response:
         if owner is not None and owner.token != key.token:
             return _alias_taken(body.key_alias)
     changed = now()
-    changes = _changes(body, body.model_fields_set - {"key", "duration"})
+    # 1.108.7 applies an explicit null on a key (it clears a limit); 1.80.7 skipped it.
+    changes = _changes(body, body.model_fields_set - {"key", "duration"}, nulls=True)
     if body.duration is not None:
         changes["expires"] = expiry(body.duration, changed)
         if changes["expires"] is None:
             return litellm_error(500, "Invalid duration format", "internal_server_error")
+    elif "duration" in body.model_fields_set:  # an explicit null: the key never expires
+        changes["expires"] = None
     updated = replace(key, **changes, updated_at=changed, settings_updated_at=changed)
     store.keys[key.token] = updated
     return JSONResponse({"key": body.key, "token": key.token, **updated.row()})
+
+
+async def key_regenerate(request: Request) -> Response:
+    caller = admin_caller(request)
+    if not isinstance(caller, Caller):
+        return caller
+    # Without an enterprise licence, as every proxy the BFF supports runs.
+    return litellm_error(
+        500,
+        "Regenerating Virtual Keys is an Enterprise feature, You must be a LiteLLM Enterprise "
+        "user to use this feature. If you have a license please set `LITELLM_LICENSE` in your "
+        "env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \n"
+        "Pricing: https://www.litellm.ai/#pricing",
+        "internal_server_error",
+    )
 
 
 async def key_delete(request: Request) -> Response:
@@ -450,6 +468,29 @@ async def key_list(request: Request) -> Response:
     )
 
 
+async def user_list(request: Request) -> Response:
+    caller = admin_caller(request)
+    if not isinstance(caller, Caller):
+        return caller
+    query = request.query_params
+    page = _positive_int(query.get("page", "1"), "page")
+    size = _positive_int(query.get("page_size", "25"), "page_size")
+    if isinstance(page, Response):
+        return page
+    if isinstance(size, Response):
+        return size
+    users = list(store_of(request).users.values())
+    return JSONResponse(
+        {
+            "users": [u.row() for u in users[(page - 1) * size : page * size]],
+            "total": len(users),
+            "page": page,
+            "page_size": size,
+            "total_pages": math.ceil(len(users) / size),
+        }
+    )
+
+
 # ---------------------------------------------------------------------------- models
 
 
@@ -530,6 +571,7 @@ async def chat_completions(request: Request) -> Response:
             },
             status_code=400,
         )
+    _charge(store_of(request), key, body.model, prompt_tokens=10, completion_tokens=20)
     return JSONResponse(
         {
             "id": f"chatcmpl-{uuid.uuid4()}",
@@ -551,6 +593,27 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
+def _charge(
+    store: ProxyStore,
+    key: VirtualKey | None,
+    model_name: str,
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> None:
+    """Add a call's cost (the model's cost per token) to the key's and its user's spend."""
+    info = store.models[model_name].model_info
+    cost = prompt_tokens * float(info.get("input_cost_per_token") or 0) + completion_tokens * float(
+        info.get("output_cost_per_token") or 0
+    )
+    if key is None or not cost:
+        return
+    store.keys[key.token] = replace(key, spend=key.spend + cost)
+    user = store.users.get(key.user_id or "")
+    if user is not None:
+        store.users[user.user_id] = replace(user, spend=user.spend + cost)
+
+
 # ---------------------------------------------------------------------------- shapes
 
 
@@ -559,9 +622,11 @@ def _listed(key: VirtualKey) -> dict[str, Any]:
     return {"token": key.token, **key.row(iso_z)}
 
 
-def _changes(body: BaseModel, fields: set[str]) -> dict[str, Any]:
-    """The fields an update sets; LiteLLM skips nulls, so null never clears a field."""
-    changes = {name: value for name in fields if (value := getattr(body, name)) is not None}
+def _changes(body: BaseModel, fields: set[str], *, nulls: bool = False) -> dict[str, Any]:
+    """The fields an update sets; unless `nulls`, LiteLLM skips them: null never clears."""
+    changes = {
+        name: value for name in fields if (value := getattr(body, name)) is not None or nulls
+    }
     if "models" in changes:
         changes["models"] = tuple(changes["models"])
     return changes
@@ -604,9 +669,11 @@ routes = [
     Route("/user/info", user_info, methods=["GET"]),
     Route("/user/update", user_update, methods=["POST"]),
     Route("/user/delete", user_delete, methods=["POST"]),
+    Route("/user/list", user_list, methods=["GET"]),
     Route("/key/generate", key_generate, methods=["POST"]),
     Route("/key/update", key_update, methods=["POST"]),
     Route("/key/delete", key_delete, methods=["POST"]),
+    Route("/key/regenerate", key_regenerate, methods=["POST"]),
     Route("/key/block", key_block, methods=["POST"]),
     Route("/key/unblock", key_unblock, methods=["POST"]),
     Route("/key/info", key_info, methods=["GET"]),

@@ -96,6 +96,7 @@ def make_settings(**overrides: Any) -> Settings:
         "litellm_probe_interval_seconds": 3600,
         "catalog_sync_interval_seconds": 3600,
         "reconcile_interval_seconds": 3600,
+        "spend_sync_interval_seconds": 3600,
     }
     return Settings(_env_file=None, **{**quiet, **overrides})
 

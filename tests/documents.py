@@ -26,6 +26,14 @@ API_KEY_CREATE = operation_document("ApiKeyCreate")
 
 API_KEY_REVOKE = operation_document("ApiKeyRevoke")
 
+API_KEY_UPDATE = operation_document("ApiKeyUpdate")
+
+API_KEY_ROTATE = operation_document("ApiKeyRotate")
+
+MY_BUDGET = operation_document("MyBudget")
+
+SUBSCRIBE_WITH_KEY = operation_document("SubscribeWithKey")
+
 MODEL_ACCESS = operation_document("ModelAccessCheck")
 
 LITELLM_SYNC_RETRY = operation_document("LitellmSyncRetry")

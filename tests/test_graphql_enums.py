@@ -6,15 +6,16 @@ from enum import Enum
 
 import pytest
 
-from app.db.models import ApiKeyStatus, SubscriptionStatus, SyncStatus
+from app.db.models import SubscriptionStatus, SyncStatus
 from app.failures import FailureCode
 from app.graphql import enums
 from app.litellm.breaker import BreakerState
+from app.services.api_keys import KeyStatus
 from app.services.health import HealthStatus
 from app.services.safety import HoldKind
 
 PAIRS: list[tuple[type[Enum], type[Enum]]] = [
-    (ApiKeyStatus, enums.ApiKeyStatusEnum),
+    (KeyStatus, enums.ApiKeyStatusEnum),
     (SubscriptionStatus, enums.SubscriptionStatusEnum),
     (SyncStatus, enums.LitellmSyncStatusEnum),
     (HoldKind, enums.SafetyHoldKindEnum),

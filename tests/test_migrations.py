@@ -166,3 +166,47 @@ async def test_0002_keeps_existing_users_and_they_sign_in_again_to_the_same_acco
     assert isinstance(impostor, users.SignInRefused)
     assert [tuple(row) for row in downgraded] == [(sso_user, "ada"), (dev_user, "dora")]
     assert {"oauth_issuer", "session_generation"}.isdisjoint(columns)
+
+
+async def test_0005_keeps_keys_and_users_and_downgrades() -> None:
+    async with scratch_postgres_database("litemaas_migration_0005") as url:
+        engine = create_async_engine(url)
+        try:
+            await migrate.upgrade(engine, "0004_administration")
+            user_id = await _insert_0001_user(engine, "dev", "kim")
+            key_id = uuid.uuid4()
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO api_keys (id, user_id, name, prefix, secret_sha256, status, "
+                        "created_at, updated_at) VALUES (:id, :user, 'laptop', 'sk-abcde', "
+                        "'ab12', 'active', now(), now())"
+                    ),
+                    {"id": key_id, "user": user_id},
+                )
+
+            await migrate.upgrade(engine)
+            async with engine.connect() as conn:
+                upgraded = (
+                    await conn.execute(
+                        text(
+                            "SELECT k.name, k.secret_sha256, k.previous_secret_sha256, "
+                            "k.changing_since, k.spend, u.spend, u.spend_synced_at "
+                            "FROM api_keys k JOIN users u ON u.id = k.user_id"
+                        )
+                    )
+                ).one()
+            await migrate.downgrade(engine, "0004_administration")
+            async with engine.connect() as conn:
+                downgraded = (
+                    await conn.execute(text("SELECT id, name, secret_sha256 FROM api_keys"))
+                ).one()
+                columns = await conn.run_sync(
+                    lambda sync: {c["name"] for c in inspect(sync).get_columns("api_keys")}
+                )
+        finally:
+            await engine.dispose()
+
+    assert tuple(upgraded) == ("laptop", "ab12", None, None, None, None, None)
+    assert tuple(downgraded) == (key_id, "laptop", "ab12")
+    assert {"previous_secret_sha256", "changing_since", "spend"}.isdisjoint(columns)

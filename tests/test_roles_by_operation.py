@@ -104,6 +104,16 @@ TABLE: dict[str, Row] = {
         lambda w: {"id": w.key_id},
         (UNAUTHENTICATED, OK, NOT_FOUND, NOT_FOUND, OK),
     ),
+    "apiKeyUpdate": Row(
+        f'mutation($id: ID!) {{ apiKeyUpdate(id: $id, input: {{name: "renamed"}}) {RESULT} }}',
+        lambda w: {"id": w.key_id},
+        (UNAUTHENTICATED, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
+    "apiKeyRotate": Row(
+        f"mutation($id: ID!) {{ apiKeyRotate(id: $id, input: {{}}) {RESULT} }}",
+        lambda w: {"id": w.key_id},
+        (UNAUTHENTICATED, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
     # Administrators only
     "safetyHoldConfirm": Row(
         f"mutation($id: ID!) {{ safetyHoldConfirm(id: $id) {RESULT} }}",

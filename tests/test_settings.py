@@ -337,3 +337,23 @@ def test_configuration_errors_name_the_setting_and_never_echo_a_secret(
     assert next(iter(broken)) in message
     for name, secret in SECRETS.items():
         assert not _leaks(message, secret), f"{name} leaked into: {message}"
+
+
+def test_key_policy_settings_are_empty_by_default_and_an_empty_value_means_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEY_DEFAULT_EXPIRY_DAYS", "")
+    monkeypatch.setenv("KEY_MAX_EXPIRY_DAYS", "90")
+    monkeypatch.setenv("KEY_MAX_BUDGET", " ")
+
+    settings = make_settings()
+
+    assert (settings.key_default_expiry_days, settings.key_max_expiry_days) == (None, 90)
+    assert settings.key_max_budget is None
+    monkeypatch.delenv("KEY_MAX_EXPIRY_DAYS")
+    assert make_settings().key_max_expiry_days is None
+
+
+def test_a_default_key_expiry_beyond_the_maximum_refuses_to_start() -> None:
+    with pytest.raises(ValidationError, match="KEY_DEFAULT_EXPIRY_DAYS"):
+        make_settings(key_default_expiry_days=100, key_max_expiry_days=90)

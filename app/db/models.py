@@ -122,6 +122,10 @@ class User(SQLModel, table=True):
     last_synced_at: datetime | None = _timestamp(nullable=True)
     next_sync_at: datetime | None = _timestamp(nullable=True)
     last_login_at: datetime | None = _timestamp(nullable=True)
+    # What LiteLLM reports the user has spent, as of `spend_synced_at` (None: never synced).
+    spend: float | None = None
+    budget_reset_at: datetime | None = _timestamp(nullable=True)
+    spend_synced_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -181,6 +185,15 @@ class ApiKey(SQLModel, table=True):
     budget_duration: str | None = Field(default=None, max_length=32)
     expires_at: datetime | None = _timestamp(nullable=True)
     revoked_at: datetime | None = _timestamp(nullable=True)
+    # After a rotation, the replaced secret's sha256 keeps working until `previous_valid_until`.
+    previous_secret_sha256: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    previous_valid_until: datetime | None = _timestamp(nullable=True)
+    # Set while an update or a rotation is being applied in LiteLLM: if it stays set (a crash),
+    # the reconciler makes LiteLLM match this row again.
+    changing_since: datetime | None = _timestamp(nullable=True)
+    # What LiteLLM reports the key has spent, as of `spend_synced_at` (None: never synced).
+    spend: float | None = None
+    spend_synced_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

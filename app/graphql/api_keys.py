@@ -1,4 +1,5 @@
-"""API keys: `apiKeys`, `apiKey`, `apiKeyCreate`, `apiKeyRevoke`, `modelAccess`."""
+"""API keys: `apiKeys`, `apiKey`, `apiKeyCreate`, `apiKeyUpdate`, `apiKeyRotate`,
+`apiKeyRevoke`, `modelAccess`."""
 
 from __future__ import annotations
 
@@ -33,13 +34,22 @@ class ApiKeyType:
     id: strawberry.ID
     name: str
     prefix: str | None = strawberry.field(description="The first characters, for recognition.")
-    status: ApiKeyStatusEnum
+    status: ApiKeyStatusEnum = strawberry.field(
+        description="EXPIRED once an active key is past `expiresAt`."
+    )
     expires_at: datetime | None
     created_at: datetime
     revoked_at: datetime | None
     max_budget: float | None
     tpm_limit: int | None
     rpm_limit: int | None
+    spend: float | None = strawberry.field(
+        description="What LiteLLM reported the key has spent, as of `spendSyncedAt` "
+        "(null: not synced yet)."
+    )
+    spend_synced_at: datetime | None = strawberry.field(
+        description="When `spend` was read from LiteLLM: how old it is."
+    )
     # Loaded with the keys (one query for all of them), not by a resolver per key.
     model_access: list[ModelType] = strawberry.field(
         description="The models this key may call (enforced by LiteLLM)."
@@ -51,13 +61,15 @@ class ApiKeyType:
             id=strawberry.ID(str(key.id)),
             name=key.name,
             prefix=key.prefix,
-            status=api_value(ApiKeyStatusEnum, key.status),
+            status=api_value(ApiKeyStatusEnum, api_keys.derived_status(key)),
             expires_at=key.expires_at,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
             max_budget=key.max_budget,
             tpm_limit=key.tpm_limit,
             rpm_limit=key.rpm_limit,
+            spend=key.spend,
+            spend_synced_at=key.spend_synced_at,
             model_access=models,
         )
 
@@ -70,6 +82,36 @@ class ApiKeyCreateInput:
     max_budget: float | None = None
     tpm_limit: int | None = None
     rpm_limit: int | None = None
+
+
+@strawberry.input(description="What to change; a field left out (or null) stays as it is.")
+class ApiKeyUpdateInput:
+    name: str | None = None
+    model_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Every model the key may call: all subscribed, at least one."
+    )
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    expires_at: datetime | None = None
+
+
+@strawberry.input
+class ApiKeyRotateInput:
+    grace_period_seconds: int = strawberry.field(
+        default=0, description="How long the old secret keeps working (0: it stops at once)."
+    )
+
+
+@strawberry.type
+class ApiKeyUpdateSuccess:
+    api_key: ApiKeyType
+
+
+@strawberry.type
+class ApiKeyRotateSuccess:
+    api_key: ApiKeyType
+    secret: str = strawberry.field(description="The new key. Shown now and never again.")
 
 
 @strawberry.type
@@ -99,6 +141,16 @@ ApiKeyCreateError = (
 ApiKeyCreateResult = Annotated[
     ApiKeyCreateSuccess | ApiKeyCreateError, strawberry.union("ApiKeyCreateResult")
 ]
+ApiKeyUpdateError = (
+    NotFoundError | ModelAccessDeniedError | ValidationError | LitellmUnavailableError
+)
+ApiKeyUpdateResult = Annotated[
+    ApiKeyUpdateSuccess | ApiKeyUpdateError, strawberry.union("ApiKeyUpdateResult")
+]
+ApiKeyRotateError = NotFoundError | ValidationError | LitellmUnavailableError
+ApiKeyRotateResult = Annotated[
+    ApiKeyRotateSuccess | ApiKeyRotateError, strawberry.union("ApiKeyRotateResult")
+]
 ApiKeyRevokeError = NotFoundError | LitellmUnavailableError
 ApiKeyRevokeResult = Annotated[
     ApiKeyRevokeSuccess | ApiKeyRevokeError, strawberry.union("ApiKeyRevokeResult")
@@ -120,7 +172,7 @@ class ApiKeyQuery:
         if owner is None:
             return []
         listed = await api_keys.list_for_user(keys=info.context.resources.api_keys, user_id=owner)
-        return _keys(listed)
+        return api_key_types(listed)
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
@@ -133,7 +185,7 @@ class ApiKeyQuery:
         key = await api_keys.get_for_user(
             keys=info.context.resources.api_keys, user_id=user.id, key_id=key_id
         )
-        return _keys([key])[0] if key is not None else None
+        return api_key_types([key])[0] if key is not None else None
 
     @strawberry.field(description="May the API key in `Authorization: Bearer` call this model?")
     async def model_access(self, info: Info, model: strawberry.ID) -> ModelAccessResult:
@@ -174,6 +226,7 @@ class ApiKeyMutation:
             litellm=resources.litellm,
             ensure_litellm_user=resources.user_sync.ensure,
             max_active_keys=resources.settings.max_active_keys_per_user,
+            policy=api_keys.KeyPolicy.from_settings(resources.settings),
             user_id=user.id,
             request=api_keys.NewApiKey(
                 name=input.name,
@@ -189,7 +242,76 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyCreateError):
                 return error
             raise not_in_result(result)
-        return ApiKeyCreateSuccess(api_key=_keys([result.api_key])[0], secret=result.secret)
+        return ApiKeyCreateSuccess(api_key=api_key_types([result.api_key])[0], secret=result.secret)
+
+    @strawberry.mutation(
+        description="Change a key's name, models, limits or expiry; its secret stays the same.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def api_key_update(
+        self, info: Info, id: strawberry.ID, input: ApiKeyUpdateInput
+    ) -> ApiKeyUpdateResult:
+        user = await info.context.user()
+        resources = info.context.resources
+        key_id = parse_uuid(id)
+        result = (
+            not_found("API key")
+            if key_id is None
+            else await api_keys.update(
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                policy=api_keys.KeyPolicy.from_settings(resources.settings),
+                user_id=user.id,
+                key_id=key_id,
+                request=api_keys.ApiKeyUpdate(
+                    name=input.name,
+                    model_ids=(
+                        tuple(str(m) for m in input.model_ids)
+                        if input.model_ids is not None
+                        else None
+                    ),
+                    expires_at=input.expires_at,
+                    max_budget=input.max_budget,
+                    tpm_limit=input.tpm_limit,
+                    rpm_limit=input.rpm_limit,
+                ),
+            )
+        )
+        if isinstance(result, Failure):
+            error = user_error(result)
+            if isinstance(error, ApiKeyUpdateError):
+                return error
+            raise not_in_result(result)
+        return ApiKeyUpdateSuccess(api_key=api_key_types([result])[0])
+
+    @strawberry.mutation(
+        description="Give a key a new secret (shown once); the old one keeps working for "
+        "the grace period, then never again.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def api_key_rotate(
+        self, info: Info, id: strawberry.ID, input: ApiKeyRotateInput
+    ) -> ApiKeyRotateResult:
+        user = await info.context.user()
+        resources = info.context.resources
+        key_id = parse_uuid(id)
+        result = (
+            not_found("API key")
+            if key_id is None
+            else await api_keys.rotate(
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                user_id=user.id,
+                key_id=key_id,
+                grace_period_seconds=input.grace_period_seconds,
+            )
+        )
+        if isinstance(result, Failure):
+            error = user_error(result)
+            if isinstance(error, ApiKeyRotateError):
+                return error
+            raise not_in_result(result)
+        return ApiKeyRotateSuccess(api_key=api_key_types([result.api_key])[0], secret=result.secret)
 
     @strawberry.mutation(
         description=(
@@ -218,10 +340,10 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyRevokeError):
                 return error
             raise not_in_result(result)
-        return ApiKeyRevokeSuccess(api_key=_keys([result])[0])
+        return ApiKeyRevokeSuccess(api_key=api_key_types([result])[0])
 
 
-def _keys(keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
+def api_key_types(keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
     """The keys with their models, each model converted once."""
     converted: dict[str, ModelType] = {}
 

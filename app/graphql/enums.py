@@ -21,6 +21,7 @@ def api_value(enum: type[E], value: Enum) -> E:
 class ApiKeyStatusEnum(Enum):
     PENDING = "PENDING"
     ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
 
 

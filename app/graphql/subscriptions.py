@@ -3,11 +3,13 @@ queue `subscriptionRequests` and administrators' decisions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from app.failures import Failure, not_found, validation
+from app.graphql.api_keys import ApiKeyCreateError, ApiKeyCreateSuccess, api_key_types
 from app.graphql.connections import PageInfo
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatusEnum
@@ -25,18 +27,38 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAdmin, IsAdminReader, IsAuthenticated
 from app.graphql.types import SubscriptionType
-from app.services import subscriptions
+from app.services import api_keys, subscriptions
 from app.services.subscriptions import Deciding, Decision, RequestFilter, SubscriptionStatus
+
+
+@strawberry.input(description="A key for the subscribed model, made in the same step.")
+class SubscriptionKeyInput:
+    name: str
+    expires_at: datetime | None = None
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
 
 
 @strawberry.input
 class SubscriptionCreateInput:
     model_id: strawberry.ID
+    create_key: SubscriptionKeyInput | None = None
+
+
+SubscriptionKeyError = Annotated[ApiKeyCreateError, strawberry.union("SubscriptionKeyError")]
 
 
 @strawberry.type
 class SubscriptionCreateSuccess:
     subscription: SubscriptionType
+    api_key: ApiKeyCreateSuccess | None = strawberry.field(
+        default=None, description="The key asked for with `createKey` (its secret shown once)."
+    )
+    key_error: SubscriptionKeyError | None = strawberry.field(
+        default=None,
+        description="Why the key asked for could not be made; the subscription stands.",
+    )
 
 
 @strawberry.type
@@ -60,6 +82,13 @@ SubscriptionCancelResult = Annotated[
     SubscriptionCancelSuccess | SubscriptionCancelError,
     strawberry.union("SubscriptionCancelResult"),
 ]
+
+
+def _create_error(failure: Failure) -> SubscriptionCreateError:
+    error = user_error(failure)
+    if isinstance(error, SubscriptionCreateError):
+        return error
+    raise not_in_result(failure)
 
 
 @strawberry.type
@@ -200,19 +229,52 @@ class SubscriptionMutation:
     ) -> SubscriptionCreateResult:
         user = await info.context.user()
         resources = info.context.resources
-        result = await subscriptions.create(
+        if input.create_key is None:
+            result = await subscriptions.create(
+                subscriptions=resources.subscriptions,
+                models=resources.catalogue,
+                ensure_litellm_user=resources.user_sync.ensure,
+                user_id=user.id,
+                model_id=str(input.model_id),
+            )
+            if isinstance(result, Failure):
+                return _create_error(result)
+            return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
+        key = input.create_key
+        both = await subscriptions.create_with_key(
             subscriptions=resources.subscriptions,
             models=resources.catalogue,
+            keys=resources.api_keys,
+            litellm=resources.litellm,
             ensure_litellm_user=resources.user_sync.ensure,
+            max_active_keys=resources.settings.max_active_keys_per_user,
+            policy=api_keys.KeyPolicy.from_settings(resources.settings),
             user_id=user.id,
             model_id=str(input.model_id),
+            key=api_keys.NewApiKey(
+                name=key.name,
+                model_ids=(),
+                expires_at=key.expires_at,
+                max_budget=key.max_budget,
+                tpm_limit=key.tpm_limit,
+                rpm_limit=key.rpm_limit,
+            ),
         )
-        if isinstance(result, Failure):
-            error = user_error(result)
-            if isinstance(error, SubscriptionCreateError):
-                return error
-            raise not_in_result(result)
-        return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
+        if isinstance(both, Failure):
+            return _create_error(both)
+        success = SubscriptionCreateSuccess(
+            subscription=SubscriptionType.from_read(both.subscription)
+        )
+        if isinstance(both.key, Failure):
+            error = user_error(both.key)
+            if not isinstance(error, ApiKeyCreateError):
+                raise not_in_result(both.key)
+            success.key_error = error
+        else:
+            success.api_key = ApiKeyCreateSuccess(
+                api_key=api_key_types([both.key.api_key])[0], secret=both.key.secret
+            )
+        return success
 
     @strawberry.mutation(
         description="Cancel a subscription; the model is first removed from the caller's keys.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -22,8 +24,21 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import IsAdmin, IsAdminReader, IsAuthenticated
-from app.services import users
+from app.services import spend, users
 from app.services.users import AccountChanges, UserFilter
+
+
+@strawberry.type(name="Budget", description="A user's budget and what they have spent of it.")
+class BudgetType:
+    spend: float | None = strawberry.field(
+        description="What LiteLLM reported as spent, as of `syncedAt` (null: not synced yet)."
+    )
+    max_budget: float
+    remaining: float | None
+    reset_at: datetime | None = strawberry.field(description="When LiteLLM resets the spend.")
+    synced_at: datetime | None = strawberry.field(
+        description="When `spend` was read from LiteLLM: how old it is."
+    )
 
 
 @strawberry.type(name="User")
@@ -54,6 +69,19 @@ class UserType:
             max_budget=user.max_budget,
             tpm_limit=user.tpm_limit,
             rpm_limit=user.rpm_limit,
+        )
+
+    @strawberry.field(description="The budget and its spend, as last synced from LiteLLM.")
+    async def budget(self, info: Info) -> BudgetType | None:
+        found = await spend.budget(users=info.context.resources.users, user_id=uuid.UUID(self.id))
+        if found is None:
+            return None
+        return BudgetType(
+            spend=found.spend,
+            max_budget=found.max_budget,
+            remaining=found.remaining,
+            reset_at=found.reset_at,
+            synced_at=found.synced_at,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,15 @@ class KeyInfo:
     deleted: bool
     metadata: dict[str, Any] = field(default_factory=dict)
     blocked: bool = False
+    spend: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpend:
+    user_id: str
+    spend: float
+    max_budget: float | None
+    budget_reset_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +188,38 @@ class LiteLLMClient:
                 raise LiteLLMNotFound(str(exc), status=exc.status, detail=exc.detail) from exc
             raise
 
+    async def update_key(
+        self,
+        *,
+        key: str,
+        models: Sequence[str],
+        max_budget: float | None,
+        tpm_limit: int | None,
+        rpm_limit: int | None,
+        expires_at: datetime | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Set all of a key's models, limits (None: no limit), expiry (to the second; None:
+        never) and metadata; key = the secret or its token. LiteLLMNotFound."""
+        if not models:
+            raise ValueError("an empty models list lets a LiteLLM key call every model")
+        body = {
+            "key": key,
+            "models": list(models),
+            "max_budget": max_budget,
+            "tpm_limit": tpm_limit,
+            "rpm_limit": rpm_limit,
+            "duration": duration_until(expires_at) if expires_at is not None else None,
+            "metadata": metadata,
+        }
+        try:
+            await self._request("POST", "/key/update", json=body)
+        except LiteLLMRejected as exc:
+            # Up to 1.80.7 an unknown key is a 401 "user key does not exist in db".
+            if exc.status == 401 and "does not exist" in (exc.detail or ""):
+                raise LiteLLMNotFound(str(exc), status=exc.status, detail=exc.detail) from exc
+            raise
+
     async def key_delete(self, *, keys: Sequence[str]) -> None:
         """Delete keys (secrets or tokens); LiteLLMNotFound when none of them exists."""
         await self._request("POST", "/key/delete", json={"keys": list(keys)})
@@ -222,6 +264,28 @@ class LiteLLMClient:
             keys.extend(_key_info(k, token=k.get("token")) for k in body.get("keys") or [])
             if page >= int(body.get("total_pages") or 0):
                 return keys
+            page += 1
+
+    async def user_spend(self) -> list[UserSpend]:
+        """What every user has spent, with their budget: all pages."""
+        users: list[UserSpend] = []
+        page = 1
+        while True:
+            body = await self._request(
+                "GET", "/user/list", params={"page": page, "page_size": _PAGE_SIZE}
+            )
+            users.extend(
+                UserSpend(
+                    user_id=row["user_id"],
+                    spend=float(row.get("spend") or 0.0),
+                    max_budget=row.get("max_budget"),
+                    budget_reset_at=_datetime(row.get("budget_reset_at")),
+                )
+                for row in body.get("users") or []
+                if row.get("user_id")
+            )
+            if page >= int(body.get("total_pages") or 0):
+                return users
             page += 1
 
     # Models and health -------------------------------------------------------------------
@@ -353,6 +417,7 @@ def _key_info(row: dict[str, Any], *, token: str | None) -> KeyInfo:
         deleted=row.get("status") == "deleted" or row.get("deleted_at") is not None,
         metadata=dict(row.get("metadata") or {}),
         blocked=row.get("blocked") is True,
+        spend=float(row.get("spend") or 0.0),
     )
 
 
@@ -379,6 +444,11 @@ def _deployment(row: dict[str, Any]) -> ModelDeployment:
         output_cost_per_token=info.get("output_cost_per_token"),
         capabilities=tuple(capabilities),
     )
+
+
+def duration_until(expires_at: datetime) -> str:
+    """LiteLLM's `duration` for a key that expires at `expires_at` (whole seconds, at least 1)."""
+    return f"{max(1, math.ceil((expires_at - datetime.now(UTC)).total_seconds()))}s"
 
 
 def _datetime(value: Any) -> datetime | None:

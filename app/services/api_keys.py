@@ -1,8 +1,10 @@
 """API keys: virtual keys in LiteLLM that may call exactly the models their owner subscribed to.
 
 Creation survives a fault at any step: the local row is written PENDING first, then LiteLLM
-makes the key (alias = the row's id), then the row becomes ACTIVE. A failure undoes what was
-made; what a crash leaves behind, `app.services.reconcile` repairs.
+makes the key (alias = the row's id), then the row becomes ACTIVE. Updates and rotations
+mark the row as changing first, then change LiteLLM, then store the result and clear the
+mark. A failure undoes what was made; what a crash leaves behind (a row still PENDING or
+changing), `app.services.reconcile` repairs.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from app.db.models import ApiKeyStatus, utcnow
 from app.db.repositories.api_keys import ApiKeyRead as ApiKeyRead  # what callers receive
 from app.db.repositories.api_keys import (
     ApiKeyRepository,
     AtKeyLimit,
+    Busy,
+    KeyChange,
     NewKeyRow,
     Unsubscribed,
 )
@@ -31,25 +35,68 @@ from app.failures import (
     not_found,
     validation,
 )
-from app.litellm.client import LiteLLMClient
+from app.litellm.client import LiteLLMClient, duration_until
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.services import inputs
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Far-future expiry dates are refused: null means a key that does not expire.
 MAX_LIFETIME = timedelta(days=36525)
+# The longest a rotated-away secret may keep working.
+MAX_GRACE_PERIOD_SECONDS = 7 * 86400
 PREFIX_LENGTH = 8
 # Metadata on every LiteLLM key the BFF makes: the reconciler touches no other key.
 KEY_ID_METADATA = "litemaas_key_id"
+# A key made by a rotation has the alias "<row id>/<random>": LiteLLM wants aliases unique.
+ROTATED_ALIAS_SEPARATOR = "/"
 # Makes sure LiteLLM knows a user before a key is made for them: None, or why it could not.
 EnsureLiteLLMUser = Callable[[uuid.UUID], Awaitable[Failure | None]]
+
+
+class KeyStatus(StrEnum):
+    """A key's status as its owner sees it."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
 class NewApiKey:
     name: str
     model_ids: tuple[str, ...]
+    expires_at: datetime | None = None
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """Limits every key is held to (None: no limit): the KEY_* settings."""
+
+    default_expiry_days: int | None = None
+    max_expiry_days: int | None = None
+    max_budget: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyPolicy:
+        return cls(
+            default_expiry_days=settings.key_default_expiry_days,
+            max_expiry_days=settings.key_max_expiry_days,
+            max_budget=settings.key_max_budget,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyUpdate:
+    """A change to a key: None leaves a field as it is."""
+
+    name: str | None = None
+    model_ids: tuple[str, ...] | None = None
     expires_at: datetime | None = None
     max_budget: float | None = None
     tpm_limit: int | None = None
@@ -93,6 +140,7 @@ async def create(
     litellm: LiteLLMClient,
     ensure_litellm_user: EnsureLiteLLMUser,
     max_active_keys: int,
+    policy: KeyPolicy,
     user_id: uuid.UUID,
     request: NewApiKey,
 ) -> CreatedApiKey | Failure:
@@ -102,6 +150,10 @@ async def create(
     MODEL_ACCESS_DENIED (a model without an active subscription), KEY_LIMIT_REACHED.
     """
     invalid = _validate(request)
+    if invalid is not None:
+        return invalid
+    request = _with_policy_defaults(request, policy)
+    invalid = _check_policy(policy, expires_at=request.expires_at, max_budget=request.max_budget)
     if invalid is not None:
         return invalid
     sync_failure = await ensure_litellm_user(user_id)
@@ -141,8 +193,8 @@ async def create(
             max_budget=request.max_budget,
             tpm_limit=request.tpm_limit,
             rpm_limit=request.rpm_limit,
-            duration=_duration_until(request.expires_at),
-            metadata={KEY_ID_METADATA: str(pending), "name": request.name},
+            duration=duration_until(request.expires_at) if request.expires_at else None,
+            metadata=key_metadata(pending, request.name),
         )
     except LiteLLMError as exc:
         await _abandon(keys=keys, litellm=litellm, key_id=pending, user_id=user_id, error=exc)
@@ -202,18 +254,273 @@ async def revoke(
     return await keys.revoke(key_id, actor_id=user_id, details=owner)
 
 
-def _validate(request: NewApiKey) -> Failure | None:
-    invalid = inputs.check_text(request.name, field="name", what="A key's name")
+async def update(
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    policy: KeyPolicy,
+    user_id: uuid.UUID,
+    key_id: uuid.UUID,
+    request: ApiKeyUpdate,
+) -> ApiKeyRead | Failure:
+    """Change a key's name, models, limits or expiry in LiteLLM, then here; the key.
+
+    The secret stays the same. Failures: NOT_FOUND, VALIDATION_FAILED, MODEL_ACCESS_DENIED
+    (a model without an active subscription), LITELLM_UNAVAILABLE (then nothing changed).
+    """
+    invalid = _validate(request) or _check_policy(
+        policy, expires_at=request.expires_at, max_budget=request.max_budget
+    )
     if invalid is not None:
         return invalid
-    if not request.model_ids:
-        return validation("A key needs at least one model", field="modelIds")
-    for model_id in request.model_ids:
-        invalid = inputs.check_text(model_id, field="modelIds", what="A model id")
+    change = KeyChange(
+        name=request.name.strip() if request.name is not None else None,
+        model_ids=request.model_ids,
+        max_budget=request.max_budget,
+        tpm_limit=request.tpm_limit,
+        rpm_limit=request.rpm_limit,
+        expires_at=request.expires_at,
+    )
+    before = await keys.begin_change(key_id, user_id=user_id, model_ids=request.model_ids)
+    if before is None:
+        return not_found("API key")
+    if isinstance(before, Busy):
+        return _busy()
+    if isinstance(before, Unsubscribed):
+        return Failure(
+            FailureCode.MODEL_ACCESS_DENIED,
+            "No active subscription for: " + ", ".join(before.model_ids),
+            model_ids=before.model_ids,
+        )
+    assert before.secret_sha256 is not None, "an active key always has its token"
+    try:
+        await push_state(litellm=litellm, key=before, change=change)
+    except LiteLLMError as exc:
+        await _undo_change(keys=keys, litellm=litellm, key=before, error=exc)
+        return from_litellm_error(exc, action="update the key")
+    try:
+        return await keys.apply_change(key_id, change, actor_id=user_id)
+    except Exception:
+        log.exception("storing the update of key %s failed; restoring it in LiteLLM", key_id)
+        await _undo_change(keys=keys, litellm=litellm, key=before, error=None)
+        raise
+
+
+async def rotate(
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    user_id: uuid.UUID,
+    key_id: uuid.UUID,
+    grace_period_seconds: int,
+) -> CreatedApiKey | Failure:
+    """Give the key a new secret (shown once) with the same models and limits; the old one
+    keeps working for the grace period, then never again.
+
+    Failures: NOT_FOUND, VALIDATION_FAILED, LITELLM_UNAVAILABLE (then nothing changed).
+    """
+    if not 0 <= grace_period_seconds <= MAX_GRACE_PERIOD_SECONDS:
+        return validation(
+            f"gracePeriodSeconds must be between 0 and {MAX_GRACE_PERIOD_SECONDS}",
+            field="gracePeriodSeconds",
+        )
+    before = await keys.begin_change(key_id, user_id=user_id, model_ids=None)
+    if before is None:
+        return not_found("API key")
+    if isinstance(before, Busy):
+        return _busy()
+    assert not isinstance(before, Unsubscribed), "no models were asked for"
+    old_token = before.secret_sha256
+    assert old_token is not None, "an active key always has its token"
+    if before.expires_at is not None and before.expires_at <= utcnow():
+        await keys.end_change(key_id)
+        return validation(
+            "The key has expired: give it a later expiresAt before rotating it",
+            field="expiresAt",
+        )
+    # LiteLLM wants aliases unique: the new key's says which row it belongs to, and differs.
+    alias = f"{key_id}{ROTATED_ALIAS_SEPARATOR}{uuid.uuid4().hex[:12]}"
+    try:
+        generated = await litellm.key_generate(
+            key_alias=alias,
+            user_id=str(user_id),
+            models=[m.id for m in before.models],
+            max_budget=before.max_budget,
+            tpm_limit=before.tpm_limit,
+            rpm_limit=before.rpm_limit,
+            duration=duration_until(before.expires_at) if before.expires_at else None,
+            metadata=key_metadata(before.id, before.name),
+        )
+    except LiteLLMError as exc:
+        may_exist = isinstance(exc, LiteLLMUnavailable) and exc.reached
+        if not may_exist or await _delete_by_alias(litellm=litellm, user_id=user_id, alias=alias):
+            await keys.end_change(key_id)
+        else:
+            log.warning("rotation of key %s left changing for the reconciler", key_id)
+        return from_litellm_error(exc, action="rotate the key")
+
+    grace_until = utcnow() + timedelta(seconds=grace_period_seconds)
+    try:
+        key = await keys.apply_rotation(
+            key_id,
+            secret_sha256=secret_digest(generated.key),
+            prefix=generated.key[:PREFIX_LENGTH],
+            previous_valid_until=grace_until,
+            actor_id=user_id,
+        )
+    except Exception:
+        log.exception("storing the rotation of key %s failed; deleting the new LiteLLM key", key_id)
+        try:
+            await litellm.key_delete(keys=[generated.token])
+        except LiteLLMError as exc:  # the row stays changing: the reconciler deletes it
+            log.warning("the new LiteLLM key of %s is left to the reconciler: %s", key_id, exc)
+        else:
+            with contextlib.suppress(Exception):
+                await keys.end_change(key_id)
+        raise
+    await _retire(keys=keys, litellm=litellm, key=before, token=old_token, until=grace_until)
+    return CreatedApiKey(api_key=key, secret=generated.key)
+
+
+async def push_state(
+    *, litellm: LiteLLMClient, key: ApiKeyRead, change: KeyChange | None = None
+) -> None:
+    """Make LiteLLM's key match the row (with `change` applied): models, limits, expiry."""
+    assert key.secret_sha256 is not None, "an active key always has its token"
+    change = change or KeyChange()
+
+    name = change.name if change.name is not None else key.name
+    model_ids = change.model_ids if change.model_ids is not None else [m.id for m in key.models]
+    expires_at = change.expires_at if change.expires_at is not None else key.expires_at
+    await litellm.update_key(
+        key=key.secret_sha256,
+        models=model_ids,
+        max_budget=change.max_budget if change.max_budget is not None else key.max_budget,
+        tpm_limit=change.tpm_limit if change.tpm_limit is not None else key.tpm_limit,
+        rpm_limit=change.rpm_limit if change.rpm_limit is not None else key.rpm_limit,
+        expires_at=expires_at,
+        metadata=key_metadata(key.id, name),
+    )
+
+
+def key_metadata(key_id: uuid.UUID, name: str) -> dict[str, str]:
+    """The metadata of every LiteLLM key made for a key row."""
+    return {KEY_ID_METADATA: str(key_id), "name": name}
+
+
+def derived_status(key: ApiKeyRead) -> KeyStatus:
+    """ACTIVE, EXPIRED (an active key past its expiry), REVOKED; PENDING while created."""
+    if (
+        key.status is ApiKeyStatus.ACTIVE
+        and key.expires_at is not None
+        and key.expires_at <= utcnow()
+    ):
+        return KeyStatus.EXPIRED
+    return KeyStatus(key.status.value)
+
+
+async def _undo_change(
+    *, keys: ApiKeyRepository, litellm: LiteLLMClient, key: ApiKeyRead, error: LiteLLMError | None
+) -> None:
+    """Put LiteLLM's key back as the row has it, then end the change; if LiteLLM cannot be
+    reached, the row stays changing and the reconciler finishes."""
+    may_have_changed = error is None or (isinstance(error, LiteLLMUnavailable) and error.reached)
+    if may_have_changed:
+        try:
+            await push_state(litellm=litellm, key=key)
+        except LiteLLMNotFound:
+            pass  # gone there: the reconciler revokes the row
+        except LiteLLMError as exc:
+            log.warning("key %s left changing for the reconciler: %s", key.id, exc)
+            return
+    with contextlib.suppress(Exception):
+        await keys.end_change(key.id)
+
+
+async def _retire(
+    *,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    key: ApiKeyRead,
+    token: str,
+    until: datetime,
+) -> None:
+    """The rotated-away secret stops working at `until` in LiteLLM too: deleted now when the
+    grace period is over, else set to expire then. If LiteLLM cannot be told, the reconciler
+    deletes the old key once the grace period has passed."""
+    expires_at = until if key.expires_at is None else min(key.expires_at, until)
+    try:
+        if expires_at <= utcnow():
+            with contextlib.suppress(LiteLLMNotFound):
+                await litellm.key_delete(keys=[token])
+            await keys.forget_previous(key.id, token)
+        else:
+            await litellm.update_key(
+                key=token,
+                models=[m.id for m in key.models],
+                max_budget=key.max_budget,
+                tpm_limit=key.tpm_limit,
+                rpm_limit=key.rpm_limit,
+                expires_at=expires_at,
+                metadata=key_metadata(key.id, key.name),
+            )
+    except LiteLLMError as exc:
+        log.warning("the replaced secret of key %s is left to the reconciler: %s", key.id, exc)
+
+
+async def _delete_by_alias(*, litellm: LiteLLMClient, user_id: uuid.UUID, alias: str) -> bool:
+    """Make sure LiteLLM has no key with this alias; False when LiteLLM could not be asked."""
+    try:
+        for found in await litellm.key_list(user_id=str(user_id)):
+            if found.key_alias == alias and not found.deleted and found.token is not None:
+                with contextlib.suppress(LiteLLMNotFound):
+                    await litellm.key_delete(keys=[found.token])
+    except LiteLLMError as exc:
+        log.warning("could not delete the LiteLLM key %s: %s", alias, exc)
+        return False
+    return True
+
+
+def _busy() -> Failure:
+    return validation("The key is being changed; try again in a moment")
+
+
+def _with_policy_defaults(request: NewApiKey, policy: KeyPolicy) -> NewApiKey:
+    expires_at, max_budget = request.expires_at, request.max_budget
+    if expires_at is None and policy.default_expiry_days is not None:
+        expires_at = utcnow() + timedelta(days=policy.default_expiry_days)
+    if max_budget is None and policy.max_budget is not None:
+        max_budget = policy.max_budget
+    return replace(request, expires_at=expires_at, max_budget=max_budget)
+
+
+def _check_policy(
+    policy: KeyPolicy, *, expires_at: datetime | None, max_budget: float | None
+) -> Failure | None:
+    if (
+        policy.max_expiry_days is not None
+        and expires_at is not None
+        and expires_at - utcnow() > timedelta(days=policy.max_expiry_days)
+    ):
+        return validation(
+            f"A key may expire at most {policy.max_expiry_days} days ahead",
+            field="expiresAt",
+        )
+    if policy.max_budget is not None and max_budget is not None and max_budget > policy.max_budget:
+        return validation(f"A key's budget may be at most {policy.max_budget:g}", field="maxBudget")
+    return None
+
+
+def _validate(request: NewApiKey | ApiKeyUpdate) -> Failure | None:
+    """The fields given (an update leaves out what it does not change)."""
+    if request.name is not None:
+        invalid = inputs.check_text(request.name, field="name", what="A key's name")
         if invalid is not None:
             return invalid
-    if len(set(request.model_ids)) != len(request.model_ids):
-        return validation("Each model may be listed once", field="modelIds")
+    if request.model_ids is not None:
+        invalid = _check_models(request.model_ids)
+        if invalid is not None:
+            return invalid
     if request.expires_at is not None:
         if request.expires_at.tzinfo is None:
             return validation("expiresAt needs a time zone", field="expiresAt")
@@ -233,6 +540,19 @@ def _validate(request: NewApiKey) -> Failure | None:
         invalid = inputs.check_amount(value, field=field_name, maximum=maximum)
         if invalid is not None:
             return invalid
+    return None
+
+
+def _check_models(model_ids: tuple[str, ...]) -> Failure | None:
+    # LiteLLM reads an empty list as every model.
+    if not model_ids:
+        return validation("A key needs at least one model", field="modelIds")
+    for model_id in model_ids:
+        invalid = inputs.check_text(model_id, field="modelIds", what="A model id")
+        if invalid is not None:
+            return invalid
+    if len(set(model_ids)) != len(model_ids):
+        return validation("Each model may be listed once", field="modelIds")
     return None
 
 
@@ -282,9 +602,3 @@ async def delete_litellm_key(
         log.warning("could not delete the LiteLLM key of %s: %s", key_id, exc)
         return False
     return True
-
-
-def _duration_until(expires_at: datetime | None) -> str | None:
-    if expires_at is None:
-        return None
-    return f"{max(1, math.ceil((expires_at - utcnow()).total_seconds()))}s"

@@ -2,8 +2,11 @@
 
 - users whose LiteLLM sync failed are retried, with backoff;
 - keys still PENDING after the grace period: their LiteLLM key (if any) is deleted, then the row;
-- LiteLLM keys made by the BFF (alias = a key row id, and its metadata says so) without an
-  ACTIVE row are deleted;
+- keys whose update or rotation was interrupted (still changing after the grace period) are
+  made the same in LiteLLM as their row;
+- LiteLLM keys made by the BFF (alias = a key row id, or "<row id>/..." after a rotation, and
+  its metadata says so) that are not their row's current secret, nor its replaced secret
+  within the rotation's grace period, are deleted;
 - ACTIVE rows whose LiteLLM key is gone are marked revoked;
 - the keys of deactivated users are blocked in LiteLLM, the others' unblocked: a key the BFF
   made is blocked there exactly while its owner is deactivated or it has no model its owner's
@@ -21,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.db.models import ApiKeyStatus, utcnow
 from app.db.repositories.api_keys import LIVE_STATUSES, ApiKeyRepository, KeyState
@@ -29,7 +32,7 @@ from app.db.repositories.safety import HoldKind
 from app.db.repositories.users import UserRepository
 from app.failures import FailureCode
 from app.litellm.client import KeyInfo, LiteLLMClient
-from app.litellm.errors import LiteLLMError, LiteLLMUnavailable
+from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
 from app.services import api_keys, safety, users
 from app.services.users import LiteLLMUserSync
 from app.settings import Settings
@@ -50,6 +53,7 @@ class ReconcileReport:
     keys_unblocked: int = 0
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
+    changes_repaired: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +116,31 @@ async def _repair_keys(job: Reconciler, report: ReconcileReport) -> None:
             if await job.api_keys.remove_pending(key.id, action="api_key.pending_removed"):
                 report.pending_keys_removed += 1
 
-    # LiteLLM keys this service made, by the key row they were made for.
+    changing_since = {
+        key.id: key.changing_since for key in rows.values() if key.changing_since is not None
+    }
+    for key_id, since in changing_since.items():
+        if since < stale_before:
+            await _finish_change(job, report, key_id)
+    # Changes under way now: the LiteLLM keys they may be making are judged next pass.
+    busy = {key_id for key_id, since in changing_since.items() if since >= stale_before}
+
+    # LiteLLM keys this service made: token -> the key row they were made for.
     made_here = {
-        row_id: info.token
+        info.token: row_id
         for info in litellm_keys
         if (row_id := _row_id(info)) is not None and not info.deleted and info.token is not None
     }
-    # In use, being created, or its pending row was handled above: not an orphan.
+    now = utcnow()
     orphans = {
-        row_id: token
-        for row_id, token in made_here.items()
-        if (row := rows.get(row_id)) is None or row.status not in LIVE_STATUSES
+        token: row_id
+        for token, row_id in made_here.items()
+        if row_id not in busy and not _in_use(rows.get(row_id), token, now)
     }
     allowed = await _permitted(
-        job, report, HoldKind.DELETE_ORPHAN_KEYS, orphans, total=len(made_here)
+        job, report, HoldKind.DELETE_ORPHAN_KEYS, set(orphans.values()), total=len(made_here)
     )
-    for row_id, token in orphans.items():
+    for token, row_id in orphans.items():
         if row_id not in allowed:
             continue
         row = rows.get(row_id)
@@ -139,6 +152,8 @@ async def _repair_keys(job: Reconciler, report: ReconcileReport) -> None:
             report.errors.append(f"deleting orphan key {row_id}: {exc}")
             continue
         report.orphan_litellm_keys_deleted += 1
+        if row is not None and row.previous_secret_sha256 == token:
+            await job.api_keys.forget_previous(row_id, token)
         await _audit_repair(job, "api_key.orphan_deleted", row_id, row)
 
     await _match_blocking_to_owners(job, report, litellm_keys, rows, inactive)
@@ -181,34 +196,40 @@ async def _match_blocking_to_owners(
     rows: dict[uuid.UUID, KeyState],
     inactive: set[uuid.UUID],
 ) -> None:
-    # Active keys this service made, by row id: token, and whether LiteLLM has it blocked.
-    live = {
-        row.id: (info.token, info.blocked)
+    # LiteLLM keys this service made for active rows (a rotated row may have two): the row,
+    # the token, and whether LiteLLM has it blocked.
+    live = [
+        (row, info.token, info.blocked)
         for info in litellm_keys
         if (row_id := _row_id(info)) is not None
         and (row := rows.get(row_id)) is not None
         and row.status is ApiKeyStatus.ACTIVE
         and info.token is not None
         and not info.deleted
-    }
+    ]
 
-    def changes(*, blocked: bool) -> dict[uuid.UUID, str]:
-        return {
-            row_id: token
-            for row_id, (token, is_blocked) in live.items()
-            if is_blocked != blocked and _must_be_blocked(rows[row_id], inactive) == blocked
-        }
+    def changes(*, blocked: bool) -> list[tuple[KeyState, str]]:
+        return [
+            (row, token)
+            for row, token, is_blocked in live
+            if is_blocked != blocked and _must_be_blocked(row, inactive) == blocked
+        ]
 
     # Blocking closes access its owner has lost: never held. Unblocking many at once (keys an
     # operator blocked by hand in LiteLLM during an incident) waits for an admin.
-    to_block = changes(blocked=True)
-    for row_id, token in to_block.items():
-        await _set_blocked(job, report, rows[row_id], token, blocked=True)
+    for row, token in changes(blocked=True):
+        await _set_blocked(job, report, row, token, blocked=True)
     to_unblock = changes(blocked=False)
-    allowed = await _permitted(job, report, HoldKind.UNBLOCK_KEYS, to_unblock, total=len(live))
-    for row_id, token in to_unblock.items():
-        if row_id in allowed:
-            await _set_blocked(job, report, rows[row_id], token, blocked=False)
+    allowed = await _permitted(
+        job,
+        report,
+        HoldKind.UNBLOCK_KEYS,
+        {row.id for row, _ in to_unblock},
+        total=len({row.id for row, _, _ in live}),
+    )
+    for row, token in to_unblock:
+        if row.id in allowed:
+            await _set_blocked(job, report, row, token, blocked=False)
 
 
 async def _set_blocked(
@@ -235,12 +256,52 @@ def _must_be_blocked(row: KeyState, inactive: set[uuid.UUID]) -> bool:
 
 def _row_id(info: KeyInfo) -> uuid.UUID | None:
     """The key row this LiteLLM key was made for, if the BFF made it (alias and marker agree)."""
-    if info.key_alias is None or info.metadata.get(api_keys.KEY_ID_METADATA) != info.key_alias:
+    marker = info.metadata.get(api_keys.KEY_ID_METADATA)
+    if info.key_alias is None or not isinstance(marker, str):
+        return None
+    if info.key_alias != marker and not info.key_alias.startswith(
+        marker + api_keys.ROTATED_ALIAS_SEPARATOR
+    ):
         return None
     try:
-        return uuid.UUID(info.key_alias)
+        return uuid.UUID(marker)
     except ValueError:
         return None
+
+
+def _in_use(row: KeyState | None, token: str, now: datetime) -> bool:
+    """Whether the row is live and this is its secret, or its replaced one still in grace.
+
+    A PENDING row's key is in use: the pending clean-up above handles it."""
+    if row is None or row.status not in LIVE_STATUSES:
+        return False
+    if row.status is ApiKeyStatus.PENDING or token == row.secret_sha256:
+        return True
+    return (
+        token == row.previous_secret_sha256
+        and row.previous_valid_until is not None
+        and row.previous_valid_until > now
+    )
+
+
+async def _finish_change(job: Reconciler, report: ReconcileReport, key_id: uuid.UUID) -> None:
+    """An interrupted update or rotation: LiteLLM's key is made the same as the row again."""
+    key = await job.api_keys.get(key_id)
+    if key is None:
+        return
+    if key.status is ApiKeyStatus.ACTIVE and key.models:
+        try:
+            await api_keys.push_state(litellm=job.litellm, key=key)
+        except LiteLLMUnavailable:
+            raise
+        except LiteLLMNotFound:
+            pass  # gone there: revoked below as missing
+        except LiteLLMError as exc:
+            report.errors.append(f"repairing the change of key {key_id}: {exc}")
+            return
+    await job.api_keys.end_change(key_id)
+    report.changes_repaired += 1
+    await _audit_repair(job, "api_key.change_repaired", key_id, None)
 
 
 async def _revoke_missing(job: Reconciler, key: KeyState) -> None:

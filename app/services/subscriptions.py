@@ -6,7 +6,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.db.models import SubscriptionStatus as SubscriptionStatus  # what callers filter by
 from app.db.repositories.api_keys import ApiKeyRepository, KeyModels
@@ -38,7 +38,7 @@ from app.failures import (
 )
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound
-from app.services import inputs
+from app.services import api_keys, inputs
 from app.services.api_keys import EnsureLiteLLMUser
 from app.services.paging import Page, page_request
 
@@ -114,6 +114,54 @@ async def create(
     if isinstance(subscription, AlreadySubscribed):
         return _already_subscribed(model_id)
     return subscription
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribedWithKey:
+    """The subscription stands; `key` is the key made for it, or why it could not be made."""
+
+    subscription: SubscriptionRead
+    key: api_keys.CreatedApiKey | Failure
+
+
+async def create_with_key(
+    *,
+    subscriptions: SubscriptionRepository,
+    models: CatalogueRepository,
+    keys: ApiKeyRepository,
+    litellm: LiteLLMClient,
+    ensure_litellm_user: EnsureLiteLLMUser,
+    max_active_keys: int,
+    policy: api_keys.KeyPolicy,
+    user_id: uuid.UUID,
+    model_id: str,
+    key: api_keys.NewApiKey,
+) -> SubscribedWithKey | Failure:
+    """Subscribe to a model and make a key for it in one step. If the key cannot be made
+    (a restricted model's subscription awaits approval, a limit, LiteLLM) the subscription
+    stands and the key's failure is returned beside it: never a half-made key.
+
+    Failures (then nothing was made): those of `create`.
+    """
+    subscription = await create(
+        subscriptions=subscriptions,
+        models=models,
+        ensure_litellm_user=ensure_litellm_user,
+        user_id=user_id,
+        model_id=model_id,
+    )
+    if isinstance(subscription, Failure):
+        return subscription
+    created = await api_keys.create(
+        keys=keys,
+        litellm=litellm,
+        ensure_litellm_user=ensure_litellm_user,
+        max_active_keys=max_active_keys,
+        policy=policy,
+        user_id=user_id,
+        request=replace(key, model_ids=(model_id,)),
+    )
+    return SubscribedWithKey(subscription=subscription, key=created)
 
 
 async def cancel(

@@ -31,6 +31,7 @@ CURRENT = "1.108.7"  # the release the emulator answers as
 OLD = "1.80.7"  # the newest release answering 200 for unknown users
 MODELS = ("m1", "m2")  # what the real proxies in ../shared/litellm-peer serve
 EMULATOR_MASTER_KEY = "sk-contract-emulator-master"
+MODEL_COSTS = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ TARGET_NAMES = ["emulator", *_REAL_TARGETS]
 async def served_emulator() -> AsyncIterator[tuple[LiteLLMEmulator, str]]:
     """The emulator behind uvicorn on a free loopback port: the contract speaks real HTTP."""
     emulator = LiteLLMEmulator(master_key=EMULATOR_MASTER_KEY, models=MODELS)
+    for name in MODELS:  # priced as in litellm-config.yaml, which the real proxies run with
+        emulator.add_model(name, MODEL_COSTS)
     async with EmulatorServer(emulator) as url:
         yield emulator, url
 

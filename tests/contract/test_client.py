@@ -12,7 +12,7 @@ from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMNotFound, LiteLLMRejected
 from app.litellm.monitor import LiteLLMMonitor
-from tests.contract.conftest import Proxy, Target, bearer
+from tests.contract.conftest import MODEL_COSTS, Proxy, Target, bearer
 
 pytestmark = pytest.mark.contract
 
@@ -241,8 +241,11 @@ async def test_model_info_describes_the_catalogue(
         assert deployment.provider == "openai"
         assert deployment.max_tokens is None
         assert deployment.capabilities == ("chat",)
-        # No price configured: null in 1.108.7, 0 in 1.80.7.
-        assert deployment.input_cost_per_token == (None if proxy.current else 0)
+        # litellm-config.yaml's price; a proxy run without it: null in 1.108.7, 0 in 1.80.7.
+        assert deployment.input_cost_per_token in (
+            MODEL_COSTS["input_cost_per_token"],
+            None if proxy.current else 0,
+        )
 
 
 async def test_readiness_passes_on_every_release(litellm_client: LiteLLMClient) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.contract.conftest import MODELS, Proxy, bearer, litellm_error
+from tests.contract.conftest import MODEL_COSTS, MODELS, Proxy, bearer, litellm_error
 
 pytestmark = pytest.mark.contract
 
@@ -52,8 +52,11 @@ async def test_model_info_describes_every_deployment(proxy: Proxy) -> None:
             "mode",
         ):
             assert field in info, field
-        # No price configured: null in 1.108.7, 0 in 1.80.7.
-        assert info["input_cost_per_token"] == (None if proxy.current else 0)
+        # litellm-config.yaml's price; a proxy run without it: null in 1.108.7, 0 in 1.80.7.
+        assert info["input_cost_per_token"] in (
+            MODEL_COSTS["input_cost_per_token"],
+            None if proxy.current else 0,
+        )
 
 
 async def test_model_info_with_a_virtual_key_shows_its_models(proxy: Proxy) -> None:

@@ -48,6 +48,9 @@ class ApiKeyRead:
     max_budget: float | None
     tpm_limit: int | None
     rpm_limit: int | None
+    # What LiteLLM reported the key has spent, as of `spend_synced_at` (None: not yet synced).
+    spend: float | None
+    spend_synced_at: datetime | None
     models: tuple[ModelRead, ...]
 
 
@@ -57,6 +60,7 @@ class KeyAccess:
 
     key_id: uuid.UUID
     status: ApiKeyStatus
+    # The earlier of the key's expiry and, for a secret replaced by a rotation, its grace end.
     expires_at: datetime | None
     owner_active: bool
     model_ids: tuple[str, ...]  # sorted
@@ -74,11 +78,34 @@ class KeyState:
     updated_at: datetime
     # Some model of the key has an ACTIVE subscription of its owner: LiteLLM may let it call.
     reachable: bool
+    # The secret a rotation replaced, valid until `previous_valid_until`.
+    previous_secret_sha256: str | None = None
+    previous_valid_until: datetime | None = None
+    # Since when an update or rotation has been under way in LiteLLM (None: none is).
+    changing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """What an update sets on a key; None leaves a field as it is."""
+
+    name: str | None = None
+    model_ids: tuple[str, ...] | None = None
+    max_budget: float | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Another update or rotation of the key is under way."""
 
 
 @dataclass(frozen=True, slots=True)
 class KeyModels:
-    """An active key's LiteLLM token and all of its models, sorted; `reachable` are those its
+    """One LiteLLM key of an active row (its secret, or the one a rotation replaced while its
+    grace period lasts) and all of the row's models, sorted; `reachable` are those its
     owner's subscription to is ACTIVE: the models LiteLLM lets it call (none: it is blocked)."""
 
     key_id: uuid.UUID
@@ -141,6 +168,8 @@ _KEY_COLUMNS = (
     KEYS.c.max_budget,
     KEYS.c.tpm_limit,
     KEYS.c.rpm_limit,
+    KEYS.c.spend,
+    KEYS.c.spend_synced_at,
 )
 _WITH_MODELS = (
     sa.select(*_KEY_COLUMNS, *model_columns("model_"))
@@ -163,12 +192,15 @@ LISTING = reader.statement(
 # One key with its models, whatever its status.
 ONE = reader.statement("api_keys.one", _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id")))
 # The owner's account is part of the one statement: a deactivated user's keys stop at once.
+# A secret replaced by a rotation is found too, with the end of its grace period.
 ACCESS = reader.statement(
     "api_keys.access",
     sa.select(
         KEYS.c.id,
         as_text(KEYS.c.status),
         KEYS.c.expires_at,
+        KEYS.c.secret_sha256,
+        KEYS.c.previous_valid_until,
         _USERS.c.is_active,
         LINKS.c.model_id,
     )
@@ -177,7 +209,12 @@ ACCESS = reader.statement(
             LINKS, sa.and_(LINKS.c.api_key_id == KEYS.c.id, _LINK_SUBSCRIBED)
         )
     )
-    .where(KEYS.c.secret_sha256 == sa.bindparam("digest")),
+    .where(
+        sa.or_(
+            KEYS.c.secret_sha256 == sa.bindparam("digest"),
+            KEYS.c.previous_secret_sha256 == sa.bindparam("digest"),
+        )
+    ),
 )
 
 
@@ -217,6 +254,8 @@ def _key(row: dict[str, Any], models: tuple[ModelRead, ...]) -> ApiKeyRead:
         max_budget=row["max_budget"],
         tpm_limit=row["tpm_limit"],
         rpm_limit=row["rpm_limit"],
+        spend=row["spend"],
+        spend_synced_at=row["spend_synced_at"],
         models=models,
     )
 
@@ -241,10 +280,14 @@ class ApiKeyRepository:
         if not rows:
             return None
         first = rows[0]
+        expires_at = first["expires_at"]
+        if first["secret_sha256"] != digest:  # a replaced secret: valid until its grace ends
+            grace_end = first["previous_valid_until"]
+            expires_at = grace_end if expires_at is None else min(expires_at, grace_end)
         return KeyAccess(
             key_id=first["id"],
             status=ApiKeyStatus(first["status"]),
-            expires_at=first["expires_at"],
+            expires_at=expires_at,
             owner_active=first["is_active"],
             model_ids=tuple(sorted(r["model_id"] for r in rows if r["model_id"] is not None)),
         )
@@ -267,9 +310,18 @@ class ApiKeyRepository:
         )
 
     async def _key_models(self, which: sa.ColumnElement[bool]) -> list[KeyModels]:
+        """One per LiteLLM key: a secret a rotation replaced is still a LiteLLM key of the row
+        in its grace period, with the same models, and is blocked or narrowed with it."""
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(ApiKey.id, ApiKey.secret_sha256, ApiKeyModel.model_id, Subscription.status)
+            rows = await session.exec(  # type: ignore[call-overload]
+                sa.select(
+                    col(ApiKey.id),
+                    col(ApiKey.secret_sha256),
+                    col(ApiKey.previous_secret_sha256),
+                    col(ApiKey.previous_valid_until),
+                    col(ApiKeyModel.model_id),
+                    col(Subscription.status),
+                )
                 .join(ApiKeyModel, col(ApiKeyModel.api_key_id) == col(ApiKey.id))
                 .outerjoin(
                     Subscription,
@@ -282,17 +334,22 @@ class ApiKeyRepository:
                 .order_by(col(ApiKey.id), col(ApiKeyModel.model_id))
             )
             found = rows.all()
-        keys: dict[uuid.UUID, KeyModels] = {}
-        for key_id, token, linked_model, status in found:
-            assert token is not None, "an active key always has its token"
-            known = keys.get(key_id) or KeyModels(key_id, token, (), ())
+        now = utcnow()
+        keys: dict[str, KeyModels] = {}
+        for key_id, current, previous, valid_until, linked_model, status in found:
+            assert current is not None, "an active key always has its token"
+            tokens = [current]
+            if previous is not None and valid_until is not None and valid_until > now:
+                tokens.append(previous)
             reachable = status is SubscriptionStatus.ACTIVE
-            keys[key_id] = KeyModels(
-                key_id,
-                token,
-                (*known.models, linked_model),
-                (*known.reachable, linked_model) if reachable else known.reachable,
-            )
+            for token in tokens:
+                known = keys.get(token) or KeyModels(key_id, token, (), ())
+                keys[token] = KeyModels(
+                    key_id,
+                    token,
+                    (*known.models, linked_model),
+                    (*known.reachable, linked_model) if reachable else known.reachable,
+                )
         return list(keys.values())
 
     async def insert_pending(
@@ -370,6 +427,131 @@ class ApiKeyRepository:
             await session.commit()
         return await self._existing(key_id)
 
+    async def begin_change(
+        self, key_id: uuid.UUID, *, user_id: uuid.UUID, model_ids: Collection[str] | None
+    ) -> ApiKeyRead | Unsubscribed | Busy | None:
+        """Mark the user's active key as being changed in LiteLLM, once every model in
+        `model_ids` has an active subscription; the key as it was. None: no such active key."""
+        async with self._sessions() as session:
+            # Queued behind subscription changes of the same user, as creation is.
+            await session.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
+            key = (
+                await session.exec(select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update())
+            ).one_or_none()
+            if key is None or key.user_id != user_id or key.status is not ApiKeyStatus.ACTIVE:
+                return None
+            if key.changing_since is not None:
+                return Busy()
+            if model_ids is not None:
+                subscribed = set(
+                    (
+                        await session.exec(
+                            select(Subscription.model_id)
+                            .where(col(Subscription.user_id) == user_id)
+                            .where(col(Subscription.status) == SubscriptionStatus.ACTIVE)
+                            .where(col(Subscription.model_id).in_(model_ids))
+                        )
+                    ).all()
+                )
+                denied = tuple(m for m in model_ids if m not in subscribed)
+                if denied:
+                    return Unsubscribed(denied)
+            key.changing_since = utcnow()
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def end_change(self, key_id: uuid.UUID) -> None:
+        """The change of the key is over (applied, undone or repaired) with the row as it is."""
+        async with self._sessions() as session:
+            await session.exec(
+                update(ApiKey).where(col(ApiKey.id) == key_id).values(changing_since=None)
+            )
+            await session.commit()
+
+    async def apply_change(
+        self, key_id: uuid.UUID, change: KeyChange, *, actor_id: uuid.UUID
+    ) -> ApiKeyRead:
+        """Store what LiteLLM now has for the key and end the change, audited."""
+        async with self._sessions() as session:
+            key = await session.get(ApiKey, key_id)
+            assert key is not None
+            for name in ("name", "max_budget", "tpm_limit", "rpm_limit", "expires_at"):
+                value = getattr(change, name)
+                if value is not None:
+                    setattr(key, name, value)
+            if change.model_ids is not None:
+                await session.exec(delete(ApiKeyModel).where(col(ApiKeyModel.api_key_id) == key_id))
+                session.add_all(
+                    ApiKeyModel(api_key_id=key_id, model_id=m) for m in change.model_ids
+                )
+            key.changing_since = None
+            key.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="api_key.update",
+                resource_type="api_key",
+                resource_id=str(key_id),
+                details=_change_details(change),
+            )
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def apply_rotation(
+        self,
+        key_id: uuid.UUID,
+        *,
+        secret_sha256: str,
+        prefix: str,
+        previous_valid_until: datetime,
+        actor_id: uuid.UUID,
+    ) -> ApiKeyRead:
+        """Store the key's new secret; the old one stays valid until `previous_valid_until`."""
+        async with self._sessions() as session:
+            key = await session.get(ApiKey, key_id)
+            assert key is not None
+            key.previous_secret_sha256 = key.secret_sha256
+            key.previous_valid_until = previous_valid_until
+            key.secret_sha256 = secret_sha256
+            key.prefix = prefix
+            key.changing_since = None
+            key.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="api_key.rotate",
+                resource_type="api_key",
+                resource_id=str(key_id),
+                details={"grace_until": previous_valid_until.isoformat()},
+            )
+            await session.commit()
+        return await self._existing(key_id)
+
+    async def forget_previous(self, key_id: uuid.UUID, previous_secret_sha256: str) -> None:
+        """The secret a rotation replaced is gone from LiteLLM: stop recognising it."""
+        async with self._sessions() as session:
+            await session.exec(
+                update(ApiKey)
+                .where(col(ApiKey.id) == key_id)
+                .where(col(ApiKey.previous_secret_sha256) == previous_secret_sha256)
+                .values(previous_secret_sha256=None, previous_valid_until=None)
+            )
+            await session.commit()
+
+    async def store_spend(self, spend: dict[str, float], *, synced_at: datetime) -> None:
+        """Record what LiteLLM reports each key (by token) has spent, in one statement."""
+        if not spend:
+            return
+        async with self._sessions() as session:
+            connection = await session.connection()
+            await connection.execute(
+                sa.update(KEYS)
+                .where(KEYS.c.secret_sha256 == sa.bindparam("token"))
+                .values(spend=sa.bindparam("amount"), spend_synced_at=synced_at),
+                [{"token": token, "amount": amount} for token, amount in spend.items()],
+            )
+            await session.commit()
+
     async def states(self) -> dict[uuid.UUID, KeyState]:
         """Every key, by id."""
         reachable_keys = (
@@ -389,6 +571,9 @@ class ApiKeyRepository:
                 k.created_at,
                 k.updated_at,
                 reachable=k.id in reachable,
+                previous_secret_sha256=k.previous_secret_sha256,
+                previous_valid_until=k.previous_valid_until,
+                changing_since=k.changing_since,
             )
             for k in rows
         }
@@ -469,6 +654,19 @@ class ApiKeyRepository:
         key = await self.get(key_id)
         assert key is not None, "keys are deleted only while pending"
         return key
+
+
+def _change_details(change: KeyChange) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    for name in ("name", "max_budget", "tpm_limit", "rpm_limit"):
+        value = getattr(change, name)
+        if value is not None:
+            details[name] = value
+    if change.model_ids is not None:
+        details["models"] = sorted(change.model_ids)
+    if change.expires_at is not None:
+        details["expires_at"] = change.expires_at.isoformat()
+    return details
 
 
 async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:

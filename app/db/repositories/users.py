@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -140,6 +140,32 @@ SIGNED_IN = reader.statement(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetRead:
+    """A user's budget and what LiteLLM last reported they have spent."""
+
+    max_budget: float
+    spend: float | None  # None: not synced yet
+    budget_reset_at: datetime | None
+    spend_synced_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpentByUser:
+    user_id: uuid.UUID
+    spend: float
+    budget_reset_at: datetime | None
+
+
+# Read only when a page shows the budget: the signed-in read stays as small as it is.
+BUDGET = reader.statement(
+    "users.budget",
+    sa.select(
+        USERS.c.max_budget, USERS.c.spend, USERS.c.budget_reset_at, USERS.c.spend_synced_at
+    ).where(USERS.c.id == sa.bindparam("user_id")),
+)
+
+
 def user_read(row: dict[str, Any], prefix: str = "") -> UserRead:
     """The user in a row's `user_columns(prefix)`, by column name."""
     return UserRead(
@@ -255,6 +281,40 @@ class UserRepository:
             )
             await session.commit()
             return _from_table(user)
+
+    async def budget(self, user_id: uuid.UUID) -> BudgetRead | None:
+        """The user's budget and last synced spend."""
+        found = named(BUDGET, await self._reader.all(BUDGET, {"user_id": user_id}))
+        if not found:
+            return None
+        row = found[0]
+        return BudgetRead(
+            max_budget=row["max_budget"],
+            spend=row["spend"],
+            budget_reset_at=row["budget_reset_at"],
+            spend_synced_at=row["spend_synced_at"],
+        )
+
+    async def store_spend(self, spent: Sequence[SpentByUser], *, synced_at: datetime) -> None:
+        """Record what LiteLLM reports each user has spent, in one statement."""
+        if not spent:
+            return
+        async with self._sessions() as session:
+            connection = await session.connection()
+            await connection.execute(
+                sa.update(USERS)
+                .where(USERS.c.id == sa.bindparam("user"))
+                .values(
+                    spend=sa.bindparam("amount"),
+                    budget_reset_at=sa.bindparam("reset_at"),
+                    spend_synced_at=synced_at,
+                ),
+                [
+                    {"user": s.user_id, "amount": s.spend, "reset_at": s.budget_reset_at}
+                    for s in spent
+                ],
+            )
+            await session.commit()
 
     async def inactive_ids(self) -> set[uuid.UUID]:
         """The deactivated users."""
