@@ -1,8 +1,11 @@
-"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler.
+"""Periodic work in the background: LiteLLM probe, enforcement refresh, catalogue sync,
+reconciler.
 
-Every worker process probes LiteLLM (each has its own circuit breaker). The catalogue sync and
-the reconciler change shared state: with several workers, one runs each pass and the others
-skip it (a PostgreSQL advisory lock; SQLite serves one process).
+Every worker process probes LiteLLM (each has its own circuit breaker) and reads the
+model-access enforcement flag again. The catalogue sync and the reconciler change shared state:
+with several workers or replicas, each pass runs in one process only. The first process due
+records the pass's start (`job_runs`), and the others skip the pass; a PostgreSQL advisory
+lock keeps a pass from starting while another is still running (SQLite serves one process).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from app.db.engine import job_lock
 from app.litellm.errors import LiteLLMError
@@ -18,6 +22,9 @@ from app.resources import Resources
 from app.services import catalog, health
 
 log = logging.getLogger(__name__)
+# A shared job's pass is due once this share of its interval has passed since the last pass in
+# any process: the timers of different processes drift apart a little.
+DUE_SHARE = 0.9
 
 
 async def start_up(*, resources: Resources) -> None:
@@ -26,6 +33,14 @@ async def start_up(*, resources: Resources) -> None:
     Neither LiteLLM nor the database being down stops the service from starting: it then
     reports the outage on `health` and /readyz, and the periodic jobs catch up.
     """
+    try:
+        await resources.enforcement.refresh()
+    except Exception:
+        log.exception(
+            "model-access enforcement not read at start: using MODEL_ACCESS_ENFORCEMENT (%s) "
+            "until the database answers",
+            resources.enforcement.mode.value,
+        )
     try:
         await _sync_catalogue(resources)
     except LiteLLMError as exc:
@@ -46,14 +61,29 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
             lambda: health.probe_litellm(litellm=resources.litellm),
         ),
         (
+            "enforcement refresh",
+            settings.model_access_enforcement_refresh_seconds,
+            lambda: resources.enforcement.refresh(),
+        ),
+        (
             "catalogue sync",
             settings.catalog_sync_interval_seconds,
-            lambda: one_worker(resources, "catalogue sync", lambda: _sync_catalogue(resources)),
+            lambda: one_worker(
+                resources,
+                "catalogue sync",
+                lambda: _sync_catalogue(resources),
+                interval=settings.catalog_sync_interval_seconds,
+            ),
         ),
         (
             "reconcile",
             settings.reconcile_interval_seconds,
-            lambda: one_worker(resources, "reconcile", lambda: resources.reconciler.run()),
+            lambda: one_worker(
+                resources,
+                "reconcile",
+                lambda: resources.reconciler.run(),
+                interval=settings.reconcile_interval_seconds,
+            ),
         ),
     ]
     tasks = [
@@ -78,12 +108,21 @@ async def _every(name: str, interval: float, job: Callable[[], Awaitable[object]
             log.exception("%s failed", name)
 
 
-async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitable[object]]) -> bool:
-    """Run the job unless another process is running it; whether it ran."""
+async def one_worker(
+    resources: Resources, name: str, job: Callable[[], Awaitable[object]], *, interval: float
+) -> bool:
+    """Run a pass of the job unless another process is running one, or started one less than
+    about `interval` seconds ago; whether it ran."""
     async with job_lock(resources.engine, name) as held:
         if not held:
-            log.debug("%s: running in another worker, skipped here", name)
+            log.debug("%s: running in another process, skipped here", name)
             return False
+        if not await resources.job_runs.claim(
+            name, not_since=timedelta(seconds=interval * DUE_SHARE)
+        ):
+            log.debug("%s: another process ran this pass, skipped here", name)
+            return False
+        log.info("%s: pass started", name)
         await job()
         return True
 

@@ -18,6 +18,8 @@ from app.db.engine import (
 from app.db.reader import Reader
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.jobs import JobRunRepository
+from app.db.repositories.runtime_settings import RuntimeSettingRepository
 from app.db.repositories.safety import SafetyHoldRepository
 from app.db.repositories.subscriptions import SubscriptionRepository
 from app.db.repositories.users import UserRepository
@@ -25,6 +27,7 @@ from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
+from app.services.enforcement import Enforcement
 from app.services.reconcile import Reconciler
 from app.services.safety import Valve
 from app.services.users import LiteLLMUserSync
@@ -39,11 +42,14 @@ class Resources:
     reader: Reader  # the hottest single reads, at the driver's speed (closed with the rest)
     api_keys: ApiKeyRepository
     catalogue: CatalogueRepository
+    job_runs: JobRunRepository
     safety_holds: SafetyHoldRepository
     subscriptions: SubscriptionRepository
     users: UserRepository
     http: httpx.AsyncClient
     litellm: LiteLLMClient
+    # This process's copy of the model-access enforcement flag (read again periodically).
+    enforcement: Enforcement
     counters: Counters = field(default_factory=Counters)
     # Concurrent LiteLLM user syncs for one user share one attempt.
     user_sync_flights: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
@@ -81,11 +87,16 @@ class Resources:
             reader=reader,
             api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
             catalogue=CatalogueRepository(sessions=sessions, reader=reader),
+            job_runs=JobRunRepository(sessions=sessions),
             safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
             subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
             users=UserRepository(sessions=sessions, reads=reads, reader=reader),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
+            enforcement=Enforcement(
+                settings=RuntimeSettingRepository(sessions=sessions, reads=reads),
+                initial=settings.model_access_enforcement,
+            ),
         )
 
     async def database_round_trip(self) -> None:

@@ -106,7 +106,10 @@ class Settings(BaseSettings):
     default_user_tpm_limit: int = 100_000
     default_user_rpm_limit: int = 120
     max_active_keys_per_user: int = Field(default=10, ge=1)
+    # Only the value until an administrator changes it (`modelAccessEnforcementUpdate`); every
+    # process reads the stored value again this often.
     model_access_enforcement: ModelAccessEnforcement = ModelAccessEnforcement.ENFORCE
+    model_access_enforcement_refresh_seconds: float = Field(default=5.0, gt=0, le=10)
     # Safety valve of the reconciler and the catalogue sync: a pass that would revoke, delete
     # or retire more than this share of what there is, or more than this many at once, changes
     # none of them and waits (until the condition clears or an admin confirms). Changes of at

@@ -33,3 +33,7 @@ LITELLM_SYNC_RETRY = operation_document("LitellmSyncRetry")
 HEALTH = operation_document("HealthDashboard")
 
 SIGN_OUT_EVERYWHERE = operation_document("SignOutEverywhere")
+
+MODEL_ACCESS_ENFORCEMENT = operation_document("ModelAccessEnforcement")
+
+MODEL_ACCESS_ENFORCEMENT_UPDATE = operation_document("ModelAccessEnforcementUpdate")

@@ -34,6 +34,7 @@ from strawberry.types import ExecutionContext
 from app.counters import Counters
 from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
+from app.graphql.enforcement import EnforcementMutation, EnforcementQuery
 from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.health import HealthQuery
@@ -47,12 +48,14 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery):
+class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery, EnforcementQuery):
     pass
 
 
 @strawberry.type
-class Mutation(SubscriptionMutation, ApiKeyMutation, UserMutation, SafetyMutation):
+class Mutation(
+    SubscriptionMutation, ApiKeyMutation, UserMutation, SafetyMutation, EnforcementMutation
+):
     pass
 
 
