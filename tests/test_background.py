@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import background
+from app.db import migrate
 from app.resources import Resources
 from app.settings import Settings
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -82,3 +86,24 @@ async def test_a_pass_another_process_ran_within_the_interval_is_skipped(
     await asyncio.sleep(0.3)
     assert await background.one_worker(second, "reconcile", lambda: job("second"), interval=0.3)
     assert ran == ["first", "sync", "second"]
+
+
+async def test_passes_are_recorded_on_sqlite_too(tmp_path: Path) -> None:
+    """`make run` serves SQLite: one process, the same one pass per interval."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'litemaas.db'}"
+    engine = create_async_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    resources = Resources.open(make_settings(database_url=url))
+    ran: list[str] = []
+
+    async def job() -> None:
+        ran.append("ran")
+
+    try:
+        first = await background.one_worker(resources, "reconcile", job, interval=60)
+        again = await background.one_worker(resources, "reconcile", job, interval=60)
+    finally:
+        await resources.close()
+
+    assert (first, again, ran) == (True, False, ["ran"])
