@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from app.db.engine import job_lock
+from app.failures import database_unavailable
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
 from app.services import catalog, health
@@ -34,11 +35,10 @@ async def start_up(*, resources: Resources) -> None:
     reports the outage on `health` and /readyz, and the periodic jobs catch up.
     """
     try:
-        await resources.enforcement.refresh()
+        await _refresh_enforcement(resources)
     except Exception:
         log.exception(
-            "model-access enforcement not read at start: using MODEL_ACCESS_ENFORCEMENT (%s) "
-            "until the database answers",
+            "model-access enforcement not read at start: %s (MODEL_ACCESS_ENFORCEMENT) applies",
             resources.enforcement.mode.value,
         )
     try:
@@ -63,7 +63,7 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "enforcement refresh",
             settings.model_access_enforcement_refresh_seconds,
-            lambda: resources.enforcement.refresh(),
+            lambda: _refresh_enforcement(resources),
         ),
         (
             "catalogue sync",
@@ -125,6 +125,19 @@ async def one_worker(
         log.info("%s: pass started", name)
         await job()
         return True
+
+
+async def _refresh_enforcement(resources: Resources) -> None:
+    """Read the enforcement mode again; while the database is unavailable, keep the last one."""
+    try:
+        await resources.enforcement.refresh()
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning(
+            "model-access enforcement not read (the database is unavailable): still %s",
+            resources.enforcement.mode.value,
+        )
 
 
 async def _sync_catalogue(resources: Resources) -> object:
