@@ -6,8 +6,10 @@ INSTALLED := $(VENV)/.installed
 OIDC_PROVIDER := tests/auth/oidc-provider
 
 LOCK := requirements.lock
+# The runtime dependencies alone, at the versions of $(LOCK): what the container image installs.
+RUNTIME_LOCK := requirements-runtime.lock
 
-.PHONY: run test lint schema bench lock audit
+.PHONY: run test lint schema bench lock audit manifests
 
 # Exactly the versions and files (hashes) of the lock, then the project itself without
 # resolving anything again: a release of a dependency changes nothing until `make lock`.
@@ -24,6 +26,9 @@ lock: $(INSTALLED)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --no-header --quiet --output-file $(LOCK) \
 		$(LOCK_ARGS)
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --no-header --quiet --constraint $(LOCK) \
+		--output-file $(RUNTIME_LOCK)
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 
 # Known vulnerabilities in the locked packages (needs the vulnerability database online).
@@ -56,3 +61,8 @@ schema: $(INSTALLED)
 # Load benchmark against its baseline (needs wrk and PostgreSQL); see bench/README.md.
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The Prometheus Operator's PrometheusRule, rendered from deploy/prometheus/alerts.yml; commit
+# both (a test fails when they disagree).
+manifests: $(INSTALLED)
+	$(BIN)/python deploy/kubernetes/render_prometheus_rule.py

@@ -1,8 +1,11 @@
-"""Periodic work in the background: LiteLLM probe, catalogue sync, reconciler, spend sync.
+"""Periodic work in the background: LiteLLM probe, enforcement refresh, catalogue sync,
+reconciler, spend sync.
 
-Every worker process probes LiteLLM (each has its own circuit breaker). The catalogue sync and
-the reconciler change shared state: with several workers, one runs each pass and the others
-skip it (a PostgreSQL advisory lock; SQLite serves one process).
+Every worker process probes LiteLLM (each has its own circuit breaker) and reads the
+model-access enforcement flag again. The catalogue sync and the reconciler change shared state:
+with several workers or replicas, each pass runs in one process only. The first process due
+records the pass's start (`job_runs`), and the others skip the pass; a PostgreSQL advisory
+lock keeps a pass from starting while another is still running (SQLite serves one process).
 """
 
 from __future__ import annotations
@@ -11,13 +14,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from app.db.engine import job_lock
+from app.failures import database_unavailable
 from app.litellm.errors import LiteLLMError
 from app.resources import Resources
 from app.services import catalog, health, spend
 
 log = logging.getLogger(__name__)
+# A shared job's pass is due once this share of its interval has passed since the last pass in
+# any process: the timers of different processes drift apart a little.
+DUE_SHARE = 0.9
 
 
 async def start_up(*, resources: Resources) -> None:
@@ -26,6 +34,13 @@ async def start_up(*, resources: Resources) -> None:
     Neither LiteLLM nor the database being down stops the service from starting: it then
     reports the outage on `health` and /readyz, and the periodic jobs catch up.
     """
+    try:
+        await _refresh_enforcement(resources)
+    except Exception:
+        log.exception(
+            "model-access enforcement not read at start: %s (MODEL_ACCESS_ENFORCEMENT) applies",
+            resources.enforcement.mode.value,
+        )
     try:
         await _sync_catalogue(resources)
     except LiteLLMError as exc:
@@ -46,19 +61,39 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
             lambda: health.probe_litellm(litellm=resources.litellm),
         ),
         (
+            "enforcement refresh",
+            settings.model_access_enforcement_refresh_seconds,
+            lambda: _refresh_enforcement(resources),
+        ),
+        (
             "catalogue sync",
             settings.catalog_sync_interval_seconds,
-            lambda: one_worker(resources, "catalogue sync", lambda: _sync_catalogue(resources)),
+            lambda: one_worker(
+                resources,
+                "catalogue sync",
+                lambda: _sync_catalogue(resources),
+                interval=settings.catalog_sync_interval_seconds,
+            ),
         ),
         (
             "reconcile",
             settings.reconcile_interval_seconds,
-            lambda: one_worker(resources, "reconcile", lambda: resources.reconciler.run()),
+            lambda: one_worker(
+                resources,
+                "reconcile",
+                lambda: resources.reconciler.run(),
+                interval=settings.reconcile_interval_seconds,
+            ),
         ),
         (
             "spend sync",
             settings.spend_sync_interval_seconds,
-            lambda: one_worker(resources, "spend sync", lambda: sync_spend(resources)),
+            lambda: one_worker(
+                resources,
+                "spend sync",
+                lambda: sync_spend(resources),
+                interval=settings.spend_sync_interval_seconds,
+            ),
         ),
     ]
     tasks = [
@@ -83,14 +118,36 @@ async def _every(name: str, interval: float, job: Callable[[], Awaitable[object]
             log.exception("%s failed", name)
 
 
-async def one_worker(resources: Resources, name: str, job: Callable[[], Awaitable[object]]) -> bool:
-    """Run the job unless another process is running it; whether it ran."""
+async def one_worker(
+    resources: Resources, name: str, job: Callable[[], Awaitable[object]], *, interval: float
+) -> bool:
+    """Run a pass of the job unless another process is running one, or started one less than
+    about `interval` seconds ago; whether it ran."""
     async with job_lock(resources.engine, name) as held:
         if not held:
-            log.debug("%s: running in another worker, skipped here", name)
+            log.debug("%s: running in another process, skipped here", name)
             return False
+        if not await resources.job_runs.claim(
+            name, not_since=timedelta(seconds=interval * DUE_SHARE)
+        ):
+            log.debug("%s: another process ran this pass, skipped here", name)
+            return False
+        log.info("%s: pass started", name)
         await job()
         return True
+
+
+async def _refresh_enforcement(resources: Resources) -> None:
+    """Read the enforcement mode again; while the database is unavailable, keep the last one."""
+    try:
+        await resources.enforcement.refresh()
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning(
+            "model-access enforcement not read (the database is unavailable): still %s",
+            resources.enforcement.mode.value,
+        )
 
 
 async def _sync_catalogue(resources: Resources) -> object:

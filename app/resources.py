@@ -19,6 +19,8 @@ from app.db.reader import Reader
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.audit import AuditRepository
 from app.db.repositories.catalogue import CatalogueRepository
+from app.db.repositories.jobs import JobRunRepository
+from app.db.repositories.runtime_settings import RuntimeSettingRepository
 from app.db.repositories.safety import SafetyHoldRepository
 from app.db.repositories.subscriptions import SubscriptionRepository
 from app.db.repositories.users import UserRepository
@@ -26,6 +28,7 @@ from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
+from app.services.enforcement import Enforcement
 from app.services.reconcile import Reconciler
 from app.services.safety import Valve
 from app.services.users import LiteLLMUserSync
@@ -41,11 +44,14 @@ class Resources:
     api_keys: ApiKeyRepository
     audit: AuditRepository
     catalogue: CatalogueRepository
+    job_runs: JobRunRepository
     safety_holds: SafetyHoldRepository
     subscriptions: SubscriptionRepository
     users: UserRepository
     http: httpx.AsyncClient
     litellm: LiteLLMClient
+    # This process's copy of the model-access enforcement flag (read again periodically).
+    enforcement: Enforcement
     counters: Counters = field(default_factory=Counters)
     # Concurrent LiteLLM user syncs for one user share one attempt.
     user_sync_flights: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
@@ -84,11 +90,16 @@ class Resources:
             api_keys=ApiKeyRepository(sessions=sessions, reader=reader),
             audit=AuditRepository(reads=reads),
             catalogue=CatalogueRepository(sessions=sessions, reader=reader),
+            job_runs=JobRunRepository(sessions=sessions),
             safety_holds=SafetyHoldRepository(sessions=sessions, reads=reads),
             subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
             users=UserRepository(sessions=sessions, reads=reads, reader=reader),
             http=http,
             litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
+            enforcement=Enforcement(
+                settings=RuntimeSettingRepository(sessions=sessions, reads=reads),
+                initial=settings.model_access_enforcement,
+            ),
         )
 
     async def database_round_trip(self) -> None:

@@ -114,7 +114,10 @@ class Settings(BaseSettings):
     key_max_budget: float | None = Field(default=None, gt=0)
     # How often what each key and user has spent is read from LiteLLM (pages of keys and users).
     spend_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    # Only the value until an administrator changes it (`modelAccessEnforcementUpdate`); every
+    # process reads the stored value again this often.
     model_access_enforcement: ModelAccessEnforcement = ModelAccessEnforcement.ENFORCE
+    model_access_enforcement_refresh_seconds: float = Field(default=5.0, gt=0, le=10)
     # Safety valve of the reconciler and the catalogue sync: a pass that would revoke, delete
     # or retire more than this share of what there is, or more than this many at once, changes
     # none of them and waits (until the condition clears or an admin confirms). Changes of at

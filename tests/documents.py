@@ -63,3 +63,7 @@ USER_SYNC_RETRY = operation_document("UserSyncRetry")
 AUDIT_EVENTS = operation_document("AuditEvents")
 
 MODEL_UPDATE = operation_document("ModelUpdate")
+
+MODEL_ACCESS_ENFORCEMENT = operation_document("ModelAccessEnforcement")
+
+MODEL_ACCESS_ENFORCEMENT_UPDATE = operation_document("ModelAccessEnforcementUpdate")

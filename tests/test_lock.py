@@ -42,3 +42,20 @@ def test_every_pin_carries_hashes() -> None:
 
     assert len(entries) == len(_pins())
     assert all("--hash=sha256:" in entry for entry in entries)
+
+
+def test_the_runtime_lock_pins_the_runtime_dependencies_as_the_full_lock_does() -> None:
+    """requirements-runtime.lock (what the container image installs) is the runtime part of
+    requirements.lock: same versions, hashes, and none of the development tools."""
+    text = (REPO / "requirements-runtime.lock").read_text()
+    runtime = {canonicalize_name(name): version for name, version in PIN.findall(text)}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    pins = _pins()
+
+    assert declared <= set(runtime), "run `make lock`"
+    assert {name: pins.get(name) for name in runtime} == runtime
+    # The test and lint tools stay out (some dev extras, PyYAML, are runtime dependencies too).
+    assert not {"pytest", "mypy", "ruff", "hypothesis", "playwright"} & set(runtime)
+    entries = re.split(r"\n(?=[A-Za-z0-9])", text.strip())
+    assert all("--hash=sha256:" in entry for entry in entries)

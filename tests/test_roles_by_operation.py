@@ -80,6 +80,7 @@ TABLE: dict[str, Row] = {
     "users": Row(f"{{ users {PAGE} }}", lambda w: {}, READERS),
     "subscriptionRequests": Row(f"{{ subscriptionRequests {PAGE} }}", lambda w: {}, READERS),
     "auditEvents": Row(f"{{ auditEvents {PAGE} }}", lambda w: {}, READERS),
+    "modelAccessEnforcement": Row("{ modelAccessEnforcement { mode } }", lambda w: {}, READERS),
     # Mutations on the caller's own account
     "subscriptionCreate": Row(
         f'mutation {{ subscriptionCreate(input: {{modelId: "m2"}}) {RESULT} }}',
@@ -157,6 +158,12 @@ TABLE: dict[str, Row] = {
     ),
     "modelUpdate": Row(
         f'mutation {{ modelUpdate(id: "m1", input: {{description: "d"}}) {RESULT} }}',
+        lambda w: {},
+        ADMINS,
+    ),
+    "modelAccessEnforcementUpdate": Row(
+        'mutation { modelAccessEnforcementUpdate(input: {mode: ENFORCE, reason: "r"}) '
+        f"{RESULT} }}",
         lambda w: {},
         ADMINS,
     ),

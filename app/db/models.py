@@ -270,3 +270,26 @@ class SafetyHold(SQLModel, table=True):
     last_seen_at: datetime = _timestamp()
     confirmed_by: uuid.UUID | None = None
     confirmed_at: datetime | None = _timestamp(nullable=True)
+
+
+class RuntimeSetting(SQLModel, table=True):
+    """A setting administrators change while the service runs (every worker reads it again
+    within seconds); without a row, the environment variable of the same name decides."""
+
+    __tablename__ = "runtime_settings"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=64)
+    updated_at: datetime = _timestamp()
+    updated_by: uuid.UUID | None = None
+
+
+class JobRun(SQLModel, table=True):
+    """When a periodic job's latest pass started, whichever process ran it: with several
+    processes, a pass runs in the first one due and the others skip it."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = _timestamp()
+    passes: int = 1

@@ -129,6 +129,10 @@ class ApiKeyRevokeSuccess:
 class ModelAccessGranted:
     model: ModelType
     allowed_models: list[ModelType]
+    enforced: bool = strawberry.field(
+        description="False when the key lacks the model and is let through only because "
+        "enforcement is LOG_ONLY or OFF."
+    )
 
 
 ApiKeyCreateError = (
@@ -193,7 +197,7 @@ class ApiKeyQuery:
         result = await access.check_model_access(
             keys=resources.api_keys,
             counters=resources.counters,
-            enforcement=resources.settings.model_access_enforcement,
+            enforcement=resources.enforcement.mode,
             secret=bearer_token(info.context.request.headers.get("authorization")),
             model_id=str(model),
         )
@@ -209,6 +213,7 @@ class ApiKeyQuery:
         return ModelAccessGranted(
             model=ModelType.from_read(requested or catalog.unknown_model(result.model_id)),
             allowed_models=[ModelType.from_read(m) for m in allowed if m is not None],
+            enforced=not result.would_be_denied,
         )
 
 

@@ -50,6 +50,17 @@ class SafetyHoldKindEnum(Enum):
     UNBLOCK_KEYS = "UNBLOCK_KEYS"
 
 
+@strawberry.enum(
+    name="ModelAccessEnforcementMode",
+    description="ENFORCE refuses a key a model it lacks; LOG_ONLY grants it but records and "
+    "counts the would-be denial; OFF grants it.",
+)
+class ModelAccessEnforcementModeEnum(Enum):
+    ENFORCE = "ENFORCE"
+    LOG_ONLY = "LOG_ONLY"
+    OFF = "OFF"
+
+
 @strawberry.enum(name="HealthStatus")
 class HealthStatusEnum(Enum):
     OK = "OK"

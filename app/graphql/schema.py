@@ -35,6 +35,7 @@ from app.counters import Counters
 from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.audit import AuditQuery
+from app.graphql.enforcement import EnforcementMutation, EnforcementQuery
 from app.graphql.errors import UserError
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.health import HealthQuery
@@ -52,7 +53,15 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(UserQuery, ModelQuery, SubscriptionQuery, ApiKeyQuery, HealthQuery, AuditQuery):
+class Query(
+    UserQuery,
+    ModelQuery,
+    SubscriptionQuery,
+    ApiKeyQuery,
+    HealthQuery,
+    AuditQuery,
+    EnforcementQuery,
+):
     pass
 
 
@@ -65,6 +74,7 @@ class Mutation(
     UserAdminMutation,
     SafetyMutation,
     ModelMutation,
+    EnforcementMutation,
 ):
     pass
 

@@ -43,7 +43,7 @@ async def authz(request: Request) -> Response:
         result = await access.check_model_access(
             keys=resources.api_keys,
             counters=resources.counters,
-            enforcement=resources.settings.model_access_enforcement,
+            enforcement=resources.enforcement.mode,
             secret=bearer_token(request.headers.get("authorization")),
             model_id=model_id,
         )
