@@ -19,7 +19,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAuthenticated
-from app.graphql.types import SubscriptionType
+from app.graphql.types import SubscriptionType, models_by_id
 from app.services import subscriptions
 
 
@@ -71,9 +71,9 @@ class SubscriptionQuery:
         listed = await subscriptions.list_for_user(
             subscriptions=info.context.resources.subscriptions, user_id=owner
         )
-        # Read with their models in one statement, handed to `Subscription.model`'s loader.
-        info.context.loaders.model.prime_many({m.id: m for _, m in listed})
-        return [SubscriptionType.from_read(s) for s, _ in listed]
+        # Read with their models in one statement.
+        models = await models_by_id(info, [m for _, m in listed])
+        return [SubscriptionType.from_read(s, models[m.id]) for s, m in listed]
 
 
 @strawberry.type
@@ -99,7 +99,7 @@ class SubscriptionMutation:
             if isinstance(error, SubscriptionCreateError):
                 return error
             raise not_in_result(result)
-        return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
+        return SubscriptionCreateSuccess(subscription=await _with_model(info, result))
 
     @strawberry.mutation(
         description="Cancel a subscription; the model is first removed from the caller's keys.",
@@ -125,4 +125,10 @@ class SubscriptionMutation:
             if isinstance(error, SubscriptionCancelError):
                 return error
             raise not_in_result(result)
-        return SubscriptionCancelSuccess(subscription=SubscriptionType.from_read(result))
+        return SubscriptionCancelSuccess(subscription=await _with_model(info, result))
+
+
+async def _with_model(info: Info, subscription: subscriptions.SubscriptionRead) -> SubscriptionType:
+    model = await info.context.loaders.model.load(subscription.model_id)
+    assert model is not None, "a subscription's model is never deleted"
+    return SubscriptionType.from_read(subscription, (await models_by_id(info, [model]))[model.id])
