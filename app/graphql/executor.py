@@ -9,7 +9,7 @@ graphql-core builds a resolve info, calls strawberry's resolver wrapper and walk
 This executor turns each selection set of plain fields into a function written for it (one
 call per object: attribute reads, a type check for strings, a call only where a value needs
 coercing) and completes lists of such objects with it. These plans are kept across requests
-for each operation (documents are parsed once per process, `ParserCache`, so the same
+for each operation (documents are parsed once per process, `schema.Documents`, so the same
 operation comes back as the same nodes), bounded; an operation whose `@skip`/`@include` take
 variables, whose selections may change from one request to the next, is planned per request.
 

@@ -13,17 +13,13 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
     lexicographic_sort_schema,
+    parse,
     validate,
 )
 from graphql import print_schema as print_graphql_schema
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -125,6 +121,11 @@ def _unexpected(error: GraphQLError) -> bool:
 
 
 @lru_cache(maxsize=128)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+@lru_cache(maxsize=128)
 def _validate(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -134,24 +135,40 @@ def _validate(
     return validate(schema, document, rules, hide_suggestions=hide_suggestions)
 
 
-class CachedValidation(SchemaExtension):
-    """Validation with the document limits, once per process for each document (bounded).
+class Documents(SchemaExtension):
+    """Each document parsed and validated once per process (bounded), in one extension.
 
-    Production hides "Did you mean ...?" suggestions, which would spell out the schema.
+    The parser stops at the token limit; validation adds the document limits and, where
+    introspection is off, refuses it. Production hides "Did you mean ...?" suggestions, which
+    would spell out the schema.
     """
 
     def __init__(
-        self, *, limits: tuple[type[ASTValidationRule], ...], hide_suggestions: bool
+        self,
+        *,
+        max_tokens: int,
+        limits: tuple[type[ASTValidationRule], ...],
+        introspection: bool,
+        hide_suggestions: bool,
     ) -> None:
         super().__init__()
+        self.max_tokens = max_tokens
         self.limits = limits
+        self.refused = () if introspection else (NoSchemaIntrospectionCustomRule,)
         self.hide_suggestions = hide_suggestions
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = _parse(context.query, self.max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
         rules = (
             *context.validation_rules,
+            *self.refused,
             *self.limits,
             # What strawberry's own validation adds to graphql-core's rules.
             MaybeNullValidationRule,
@@ -183,16 +200,18 @@ def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schem
         max_depth_rule(settings.graphql_max_depth, _introspection_field),
     )
     # The frontend sends a handful of documents: each is parsed and validated once per process
-    # (the caches are bounded, so unique documents cannot grow memory). The token limit is set
-    # before parsing: the parser stops at it.
+    # (the caches are bounded, so unique documents cannot grow memory). Each extension runs
+    # for every request: two, where strawberry's own would take five.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        ParserCache,
-        partial(CachedValidation, limits=limits, hide_suggestions=production),
+        partial(
+            Documents,
+            max_tokens=settings.graphql_max_tokens,
+            limits=limits,
+            introspection=settings.ide_enabled,
+            hide_suggestions=production,
+        ),
         UnexpectedErrors,
     ]
-    if not settings.ide_enabled:
-        extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,

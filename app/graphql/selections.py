@@ -2,7 +2,7 @@
 
 A resolver reads the data of a field it does not resolve itself (the caller's subscription of
 each `Model`, a plain attribute) only when the operation selects that field somewhere. Worked
-out once per operation (documents are parsed once per process, `ParserCache`), bounded.
+out once per operation (documents are parsed once per process, `schema.Documents`), bounded.
 """
 
 from __future__ import annotations
