@@ -18,14 +18,17 @@ from graphql import (
     parse,
     validate,
 )
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
+)
 from graphql import print_schema as print_graphql_schema
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.counters import Counters
 from app.failures import database_unavailable
@@ -85,29 +88,33 @@ DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
-class UnexpectedErrors(MaskErrors):
+class UnexpectedErrors(SchemaExtension):
     """Failures the client did not cause, answered with a code and a plain message.
 
     The exception's own text (hosts, SQL, file names) stays in the log, where `process_errors`
     has already written it with its traceback.
     """
 
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=_unexpected)
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
+            result.errors = [_masked(e) if _unexpected(e) else e for e in result.errors]
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        if database_unavailable(error.original_error):
-            code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
-        else:
-            code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": code},
-        )
+
+def _masked(error: GraphQLError) -> GraphQLError:
+    if database_unavailable(error.original_error):
+        code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
+    else:
+        code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -125,14 +132,16 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
+# Keyed by the query's text, as the parse is: a document's own hash walks all of its nodes.
 @lru_cache(maxsize=128)
 def _validate(
     schema: GraphQLSchema,
-    document: DocumentNode,
+    query: str,
+    max_tokens: int,
     rules: tuple[type[ASTValidationRule], ...],
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    return validate(schema, _parse(query, max_tokens), rules, hide_suggestions=hide_suggestions)
 
 
 class Documents(SchemaExtension):
@@ -165,7 +174,7 @@ class Documents(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        assert context.graphql_document is not None
+        assert context.query is not None  # else strawberry raised MissingQueryError
         rules = (
             *context.validation_rules,
             *self.refused,
@@ -175,7 +184,7 @@ class Documents(SchemaExtension):
             OneOfInputValidationRule,
         )
         context.pre_execution_errors = _validate(
-            context.schema._schema, context.graphql_document, rules, self.hide_suggestions
+            context.schema._schema, context.query, self.max_tokens, rules, self.hide_suggestions
         )
         yield
 
