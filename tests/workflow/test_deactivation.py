@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.session import SESSION_COOKIE
 from app.db.models import ApiKey, ApiKeyStatus, AuditEvent, User
-from app.failures import FailureCode
+from app.failures import Failure, FailureCode
 from app.resources import Resources
 from app.services import safety, users
 from litellm_emulator import LiteLLMEmulator
@@ -35,6 +35,17 @@ async def _checks(client: httpx.AsyncClient, secret: str) -> tuple[Any, ...]:
     return result["__typename"], result.get("code"), authz.status_code, authz.json().get("code")
 
 
+async def set_active(resources: Resources, user_id: uuid.UUID, *, active: bool) -> Failure | None:
+    """Deactivate or reactivate the user as an operator would (no acting user)."""
+    return await users.set_active(
+        users=resources.users,
+        litellm=resources.litellm,
+        user_id=user_id,
+        active=active,
+        actor_id=None,
+    )
+
+
 async def _user_with_key(portal: Portal) -> tuple[uuid.UUID, dict[str, Any]]:
     user_id = uuid.UUID(await portal.login(f"leaver-{uuid.uuid4().hex[:10]}"))
     await portal.subscribe("m1")
@@ -51,13 +62,7 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     before = await _checks(portal.client, secret)
     assert (await stack.chat(secret, "m1")).status_code == 200
 
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
+    failure = await set_active(resources, user_id, active=False)
     portal.client.cookies.set(SESSION_COOKIE, session)
     me_after = await portal.gql(documents.ME)
     checks_after = await _checks(portal.client, secret)
@@ -76,13 +81,7 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     assert key.status is ApiKeyStatus.ACTIVE
     assert "user.deactivate" in actions
 
-    reactivated = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=True,
-        actor_id=None,
-    )
+    reactivated = await set_active(resources, user_id, active=True)
 
     assert reactivated is None
     assert await _checks(portal.client, secret) == ("ModelAccessGranted", None, 200, None)
@@ -96,13 +95,7 @@ async def test_a_deactivated_user_cannot_sign_in_again(
     portal: Portal, resources: Resources, db_engine: AsyncEngine
 ) -> None:
     user_id = uuid.UUID(await portal.login("frozen"))
-    await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
+    await set_active(resources, user_id, active=False)
     portal.client.cookies.clear()
 
     response = await portal.client.post(
@@ -124,13 +117,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     secret = created["secret"]
     emulator.faults.down = True
 
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=False,
-        actor_id=None,
-    )
+    failure = await set_active(resources, user_id, active=False)
     checks_while_down = await _checks(portal.client, secret)
     blocked_while_down = [k.blocked for k in emulator.keys.values()]
     emulator.faults.clear()
@@ -153,13 +140,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
 
     # Reactivated while LiteLLM is down: the reconciler unblocks once it is back.
     emulator.faults.down = True
-    failed = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=user_id,
-        active=True,
-        actor_id=None,
-    )
+    failed = await set_active(resources, user_id, active=True)
     emulator.faults.clear()
     # Unblocking every key at once is also what keys an operator blocked by hand look like:
     # the pass holds it until an admin confirms.
@@ -194,13 +175,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
 
 
 async def test_deactivating_an_unknown_user_is_not_found(resources: Resources) -> None:
-    failure = await users.set_active(
-        users=resources.users,
-        litellm=resources.litellm,
-        user_id=uuid.uuid4(),
-        active=False,
-        actor_id=None,
-    )
+    failure = await set_active(resources, uuid.uuid4(), active=False)
 
     assert failure is not None
     assert failure.code is FailureCode.NOT_FOUND
