@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
-from strawberry.extensions import FieldExtension
+from strawberry.extensions import FieldExtension, ParserCache
 from strawberry.permission import BasePermission
 from strawberry.types import ExecutionResult
 
@@ -151,6 +151,45 @@ async def test_same_answer_as_graphql_core(with_tags: bool) -> None:
     assert [list(b) for b in got.data["branches"]] == [list(b) for b in expected.data["branches"]]
     # The plain selection sets were compiled: Leaf's, Branch's (mixed) and LeafFields'.
     assert executor.plain_selection_sets >= 2
+
+
+async def test_plans_are_kept_across_requests_unless_variables_choose_the_fields() -> None:
+    BRANCHES[:] = [_branch(i) for i in range(3)]
+    used: list[PlainFieldExecutor] = []
+
+    class Spy(PlainFieldExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            used.append(self)
+
+    # Parsed once, as the service's schema does: the same operation comes back.
+    plain = strawberry.Schema(
+        query=Query, types=[Tag], execution_context_class=Spy, extensions=[ParserCache]
+    )
+    reference = strawberry.Schema(query=Query, types=[Tag])
+    constant = "{ branches { id leaves { id label colour } first { id } } }"
+    chosen = """
+      query Chosen($label: Boolean!) {
+        branches { id leaves { id ... @include(if: $label) { label } colour } }
+      }
+    """
+    requests: list[tuple[str, dict[str, Any]]] = [
+        (constant, {}),
+        (constant, {}),
+        (chosen, {"label": True}),
+        (chosen, {"label": False}),
+        (chosen, {"label": True}),
+    ]
+    for query, variables in requests:
+        got = await plain.execute(query, variable_values=variables)
+        expected = await reference.execute(query, variable_values=variables)
+        assert expected.errors is None
+        assert _answer(got) == _answer(expected), (query, variables)
+
+    made = [executor.plans_made for executor in used]
+    assert made[0] > 0
+    assert made[1] == 0  # the first request's plans, kept
+    assert all(m > 0 for m in made[2:])  # `$label` chooses the fields: planned per request
 
 
 async def test_null_in_non_null_field_is_graphql_cores_error() -> None:

@@ -35,6 +35,15 @@ def identity(subject: str, email: str, **fields: Any) -> LoginIdentity:
     return LoginIdentity(**(values | fields))
 
 
+async def sign_in(resources: Resources, identity: LoginIdentity) -> users.UserRead | SignInRefused:
+    return await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity,
+    )
+
+
 async def _rows(db_engine: AsyncEngine) -> tuple[list[User], list[AuditEvent]]:
     async with AsyncSession(db_engine) as session:
         found = list((await session.exec(select(User).order_by(col(User.created_at)))).all())
@@ -45,22 +54,12 @@ async def _rows(db_engine: AsyncEngine) -> tuple[list[User], list[AuditEvent]]:
 async def test_a_new_subject_with_another_accounts_email_is_refused_and_audited(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    owner = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com"),
-    )
+    owner = await sign_in(resources, identity("ada", "ada@example.com"))
     assert isinstance(owner, users.UserRead)
     before, _ = await _rows(db_engine)
 
     # Another subject whose (unverified) e-mail claim is the owner's address.
-    refused = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("mallory", "ada@example.com", email_verified=False),
-    )
+    refused = await sign_in(resources, identity("mallory", "ada@example.com", email_verified=False))
 
     assert isinstance(refused, SignInRefused)
     assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
@@ -82,19 +81,9 @@ async def test_a_new_subject_with_another_accounts_email_is_refused_and_audited(
 async def test_an_email_differing_only_in_case_is_the_same_address(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com"),
-    )
+    await sign_in(resources, identity("ada", "ada@example.com"))
 
-    refused = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("mallory", "ADA@Example.com"),
-    )
+    refused = await sign_in(resources, identity("mallory", "ADA@Example.com"))
 
     assert isinstance(refused, SignInRefused)
     assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
@@ -105,25 +94,12 @@ async def test_an_email_differing_only_in_case_is_the_same_address(
 async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwritten(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com"),
-    )
-    await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ben", "ben@example.com"),
-    )
+    await sign_in(resources, identity("ada", "ada@example.com"))
+    await sign_in(resources, identity("ben", "ben@example.com"))
     before, _ = await _rows(db_engine)
 
-    refused = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ben", "ada@example.com", username="ben2", full_name="Not Ben"),
+    refused = await sign_in(
+        resources, identity("ben", "ada@example.com", username="ben2", full_name="Not Ben")
     )
 
     assert isinstance(refused, SignInRefused)
@@ -137,24 +113,9 @@ async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwri
 async def test_the_same_subject_from_another_issuer_is_another_account(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
-    first = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("7", "ada@example.com"),
-    )
-    second = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("7", "eve@example.com", issuer=OTHER_ISSUER),
-    )
-    takeover = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("7", "ada@example.com", issuer=OTHER_ISSUER),
-    )
+    first = await sign_in(resources, identity("7", "ada@example.com"))
+    second = await sign_in(resources, identity("7", "eve@example.com", issuer=OTHER_ISSUER))
+    takeover = await sign_in(resources, identity("7", "ada@example.com", issuer=OTHER_ISSUER))
 
     assert isinstance(first, users.UserRead)
     assert isinstance(second, users.UserRead)
@@ -168,18 +129,8 @@ async def test_the_same_subject_from_another_issuer_is_another_account(
 
 
 async def test_an_email_change_of_ones_own_account_is_kept(resources: Resources) -> None:
-    first = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com"),
-    )
-    again = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@corp.example"),
-    )
+    first = await sign_in(resources, identity("ada", "ada@example.com"))
+    again = await sign_in(resources, identity("ada", "ada@corp.example"))
 
     assert isinstance(first, users.UserRead)
     assert isinstance(again, users.UserRead)
@@ -205,18 +156,10 @@ async def test_an_account_recorded_before_issuers_is_claimed_by_its_own_provider
         await session.commit()
 
     # Another provider with the same subject does not get it (and the e-mail is taken).
-    other_provider = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com", provider="openshift"),
+    other_provider = await sign_in(
+        resources, identity("ada", "ada@example.com", provider="openshift")
     )
-    own = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity("ada", "ada@example.com"),
-    )
+    own = await sign_in(resources, identity("ada", "ada@example.com"))
 
     assert isinstance(other_provider, SignInRefused)
     assert other_provider.code is SignInRefusal.ACCOUNT_CONFLICT

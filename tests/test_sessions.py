@@ -159,7 +159,9 @@ async def test_ending_sessions_needs_the_current_generation_when_one_is_given(
         users=resources.users, user_id=uuid.UUID(user_id), generation=0
     )
 
-    assert (stale, current) == (False, True)
+    assert stale is None
+    assert current is not None
+    assert (current.id, current.session_generation) == (uuid.UUID(user_id), 1)
     async with AsyncSession(db_engine) as session:
         [user] = (await session.exec(select(User))).all()
     assert user.session_generation == 1

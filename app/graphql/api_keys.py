@@ -25,7 +25,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import ADMIN_ROLE, CanReadUser, IsAuthenticated
-from app.graphql.types import ModelType
+from app.graphql.types import ModelType, models_by_id
 from app.services import access, api_keys, catalog
 
 
@@ -176,7 +176,7 @@ class ApiKeyQuery:
         if owner is None:
             return []
         listed = await api_keys.list_for_user(keys=info.context.resources.api_keys, user_id=owner)
-        return api_key_types(listed)
+        return await api_key_types(info, listed)
 
     @strawberry.field(
         description="One of the caller's API keys.", permission_classes=[IsAuthenticated]
@@ -189,7 +189,7 @@ class ApiKeyQuery:
         key = await api_keys.get_for_user(
             keys=info.context.resources.api_keys, user_id=user.id, key_id=key_id
         )
-        return api_key_types([key])[0] if key is not None else None
+        return (await api_key_types(info, [key]))[0] if key is not None else None
 
     @strawberry.field(description="May the API key in `Authorization: Bearer` call this model?")
     async def model_access(self, info: Info, model: strawberry.ID) -> ModelAccessResult:
@@ -209,10 +209,12 @@ class ApiKeyQuery:
         loaded = await info.context.loaders.model.load_many(
             [result.model_id, *result.allowed_model_ids]
         )
-        requested, *allowed = loaded
+        requested = loaded[0] or catalog.unknown_model(result.model_id)
+        allowed = [m for m in loaded[1:] if m is not None]
+        models = await models_by_id(info, [requested, *allowed])
         return ModelAccessGranted(
-            model=ModelType.from_read(requested or catalog.unknown_model(result.model_id)),
-            allowed_models=[ModelType.from_read(m) for m in allowed if m is not None],
+            model=models[requested.id],
+            allowed_models=[models[m.id] for m in allowed],
             enforced=not result.would_be_denied,
         )
 
@@ -247,7 +249,9 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyCreateError):
                 return error
             raise not_in_result(result)
-        return ApiKeyCreateSuccess(api_key=api_key_types([result.api_key])[0], secret=result.secret)
+        return ApiKeyCreateSuccess(
+            api_key=(await api_key_types(info, [result.api_key]))[0], secret=result.secret
+        )
 
     @strawberry.mutation(
         description="Change a key's name, models, limits or expiry; its secret stays the same.",
@@ -287,7 +291,7 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyUpdateError):
                 return error
             raise not_in_result(result)
-        return ApiKeyUpdateSuccess(api_key=api_key_types([result])[0])
+        return ApiKeyUpdateSuccess(api_key=(await api_key_types(info, [result]))[0])
 
     @strawberry.mutation(
         description="Give a key a new secret (shown once); the old one keeps working for "
@@ -316,7 +320,9 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyRotateError):
                 return error
             raise not_in_result(result)
-        return ApiKeyRotateSuccess(api_key=api_key_types([result.api_key])[0], secret=result.secret)
+        return ApiKeyRotateSuccess(
+            api_key=(await api_key_types(info, [result.api_key]))[0], secret=result.secret
+        )
 
     @strawberry.mutation(
         description=(
@@ -345,16 +351,10 @@ class ApiKeyMutation:
             if isinstance(error, ApiKeyRevokeError):
                 return error
             raise not_in_result(result)
-        return ApiKeyRevokeSuccess(api_key=api_key_types([result])[0])
+        return ApiKeyRevokeSuccess(api_key=(await api_key_types(info, [result]))[0])
 
 
-def api_key_types(keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
+async def api_key_types(info: Info, keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
     """The keys with their models, each model converted once."""
-    converted: dict[str, ModelType] = {}
-
-    def model(found: catalog.ModelRead) -> ModelType:
-        if found.id not in converted:
-            converted[found.id] = ModelType.from_read(found)
-        return converted[found.id]
-
-    return [ApiKeyType.from_read(key, [model(m) for m in key.models]) for key in keys]
+    models = await models_by_id(info, [m for key in keys for m in key.models])
+    return [ApiKeyType.from_read(key, [models[m.id] for m in key.models]) for key in keys]

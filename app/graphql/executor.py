@@ -6,9 +6,12 @@ class), with no arguments and no directive, in the schema or the document - and 
 of an object type (its name; Apollo's cache asks for it on every object). For each of them
 graphql-core builds a resolve info, calls strawberry's resolver wrapper and walks
 `complete_value`; the API-keys page has about 1,000.
-This executor turns each selection set of plain fields, once per request, into a function
-written for it (one call per object: attribute reads, a type check for strings, a call only
-where a value needs coercing) and completes lists of such objects with it.
+This executor turns each selection set of plain fields into a function written for it (one
+call per object: attribute reads, a type check for strings, a call only where a value needs
+coercing) and completes lists of such objects with it. These plans are kept across requests
+for each operation (documents are parsed once per process, `schema.Documents`, so the same
+operation comes back as the same nodes), bounded; an operation whose `@skip`/`@include` take
+variables, whose selections may change from one request to the next, is planned per request.
 
 Anything else goes through graphql-core's own path: fields with resolvers, extensions, permission
 classes or arguments, abstract types, objects with an `is_type_of` check, deferred fragments and
@@ -24,15 +27,18 @@ Written against the strawberry-graphql and graphql-core versions pinned in pypro
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import keyword
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graphql import (
+    DirectiveNode,
+    FragmentDefinitionNode,
     GraphQLEnumType,
     GraphQLID,
     GraphQLList,
@@ -41,8 +47,12 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLString,
+    Node,
+    OperationDefinitionNode,
     Undefined,
+    VariableNode,
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
@@ -90,6 +100,60 @@ class _Plan:
     others: tuple[str, ...]  # the fields graphql-core resolves
 
 
+@dataclass(frozen=True, slots=True)
+class _Book:
+    """The plans of one operation, by what they were made from (types and the ids of the
+    operation's field nodes). Kept, it holds the schema and the operation, so that their ids
+    (its key) and those of the nodes are not reused while it is kept."""
+
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    kept: bool  # False: its `@skip`/`@include` take variables, planned per request instead
+    plans: dict[tuple[Any, ...], _Plan | None] = dataclasses.field(default_factory=dict)
+    items: dict[tuple[Any, ...], Completer | None] = dataclasses.field(default_factory=dict)
+
+
+# By schema, operation and whether middleware runs (then nothing is plain). Bounded: the
+# oldest operation's book goes first.
+_KEPT_OPERATIONS = 256
+_books: dict[tuple[int, int, bool], _Book] = {}
+
+
+def _book(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    middleware: bool,
+) -> _Book:
+    """The kept plans of this operation, or a book for this request only."""
+    key = (id(schema), id(operation), middleware)
+    book = _books.get(key)
+    if book is None:
+        kept = not _directives_take_variables([operation, *fragments.values()])
+        if len(_books) >= _KEPT_OPERATIONS:
+            del _books[next(iter(_books))]
+        book = _books[key] = _Book(schema, operation, kept)
+    return book if book.kept else _Book(schema, operation, kept=False)
+
+
+def _directives_take_variables(roots: list[Node]) -> bool:
+    """Whether a directive anywhere in these nodes has a variable in its arguments."""
+    directives = [node for node in _nodes(roots) if isinstance(node, DirectiveNode)]
+    return any(isinstance(node, VariableNode) for node in _nodes(directives))
+
+
+def _nodes(roots: Sequence[Node]) -> Iterator[Node]:
+    """These nodes and every node below them."""
+    stack: list[Any] = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Node):
+            yield node
+            stack.extend(getattr(node, key) for key in node.keys if key != "loc")
+        elif isinstance(node, tuple | list):
+            stack.extend(node)
+
+
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     # Where fallbacks are counted; a schema's own subclass sets it (`counting`).
     counters: ClassVar[Counters | None] = None
@@ -104,15 +168,28 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # Objects handed back to graphql-core in this document, and the first one's reason.
         self._fallbacks = 0
         self._first_fallback: tuple[Path, _NotPlain] | None = None
-        # Plans by selection set (or field group, for lists); the key object is kept alive
-        # beside its plan so that its id is not reused, as graphql-core's own memo does.
+        # The operation's plans, kept across requests where they may be.
+        self._book = _book(
+            self.schema,
+            self.operation,
+            self.fragment_definitions,
+            self.middleware_manager is not None and bool(self.middleware_manager.middlewares),
+        )
+        # This request's plans by selection set (or field group, for lists); the key object is
+        # kept alive beside its plan so that its id is not reused, as graphql-core's memo does.
         self._plans: dict[int, tuple[object, _Plan | None]] = {}
         self._items: dict[tuple[int, GraphQLOutputType], tuple[object, Completer | None]] = {}
+        self._made = 0
 
     @property
     def plain_selection_sets(self) -> int:
         """How many selection sets of this document were written as plain-field functions."""
         return sum(plan is not None for _, plan in self._plans.values())
+
+    @property
+    def plans_made(self) -> int:
+        """How many plans this request made, not finding them among the operation's kept ones."""
+        return self._made
 
     def complete_list_value(
         self,
@@ -201,20 +278,33 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         """How to complete the selection set; None if no field in it is plain."""
         cached = self._plans.get(id(grouped_field_set))
         if cached is None:
-            fields = {
-                name: self._plain_field(parent_type, name, details)
-                for name, details in grouped_field_set.items()
-            }
-            plain = tuple(f for f in fields.values() if f is not None)
-            plan = None
-            if plain:
-                plan = _Plan(
-                    plain=_written(plain, non_null=None),
-                    order=tuple(fields),
-                    others=tuple(name for name, f in fields.items() if f is None),
-                )
+            made_of = (
+                parent_type,
+                *((name, *map(_node_id, details)) for name, details in grouped_field_set.items()),
+            )
+            if made_of in self._book.plans:
+                plan = self._book.plans[made_of]
+            else:
+                plan = self._book.plans[made_of] = self._new_plan(parent_type, grouped_field_set)
+                self._made += 1
             cached = self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return cached[1]
+
+    def _new_plan(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> _Plan | None:
+        fields = {
+            name: self._plain_field(parent_type, name, details)
+            for name, details in grouped_field_set.items()
+        }
+        plain = tuple(f for f in fields.values() if f is not None)
+        if not plain:
+            return None
+        return _Plan(
+            plain=_written(plain, non_null=None),
+            order=tuple(fields),
+            others=tuple(name for name, f in fields.items() if f is None),
+        )
 
     def _item_completer(
         self, item_type: GraphQLOutputType, details: FieldDetailsList
@@ -222,8 +312,14 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         key = (id(details), item_type)
         cached = self._items.get(key)
         if cached is None:
-            plain = not any(d.node.directives for d in details)  # @stream, for one
-            complete = self._value_completer(item_type, details) if plain else None
+            made_of = (item_type, *map(_node_id, details))
+            if made_of in self._book.items:
+                complete = self._book.items[made_of]
+            else:
+                plain = not any(d.node.directives for d in details)  # @stream, for one
+                complete = self._value_completer(item_type, details) if plain else None
+                self._book.items[made_of] = complete
+                self._made += 1
             cached = self._items[key] = (details, complete)
         return cached[1]
 
@@ -289,6 +385,10 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 fields.append(field)
             return _written(tuple(fields), non_null=non_null)
         return None
+
+
+def _node_id(details: Any) -> int:
+    return id(details.node)
 
 
 def _basic(field: StrawberryField) -> bool:

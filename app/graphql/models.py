@@ -10,7 +10,7 @@ from app.failures import Failure
 from app.graphql.context import Info
 from app.graphql.errors import NotFoundError, ValidationError, not_in_result, user_error
 from app.graphql.permissions import IsAdmin, IsAuthenticated
-from app.graphql.types import ModelType
+from app.graphql.types import ModelType, models_by_id
 from app.services import catalog, subscriptions
 
 
@@ -23,22 +23,21 @@ class ModelQuery:
             rows = await catalog.list_models(
                 models=info.context.resources.catalogue, include_unavailable=include_unavailable
             )
-            return [ModelType.from_read(r) for r in rows]
+            return [ModelType.from_read(r, None) for r in rows]  # no caller, no subscription
         # Signed in, the catalogue page shows the caller's subscription to every model: read
-        # with the models in one statement, and handed to `Model.subscription`'s loader.
+        # with the models in one statement.
         listed = await subscriptions.catalogue_for_session(
             subscriptions=info.context.resources.subscriptions,
             user_id=session.user_id,
             generation=session.generation,
             include_unavailable=include_unavailable,
         )
-        info.context.loaders.my_subscription.prime_many({m.id: s for m, s in listed})
-        return [ModelType.from_read(m) for m, _ in listed]
+        return [ModelType.from_read(m, s) for m, s in listed]
 
     @strawberry.field(description="One model by id (ids may contain `/`).")
     async def model(self, info: Info, id: strawberry.ID) -> ModelType | None:
         row = await info.context.loaders.model.load(str(id))
-        return ModelType.from_read(row) if row is not None else None
+        return None if row is None else (await models_by_id(info, [row]))[row.id]
 
 
 @strawberry.input
@@ -94,6 +93,6 @@ class ModelMutation:
                 return error
             raise not_in_result(result)
         return ModelUpdateSuccess(
-            model=ModelType.from_read(result.model),
+            model=(await models_by_id(info, [result.model]))[result.model.id],
             active_subscriptions_kept=result.active_subscriptions,
         )

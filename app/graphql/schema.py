@@ -13,23 +13,22 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
     lexicographic_sort_schema,
+    parse,
     validate,
 )
-from graphql import print_schema as print_graphql_schema
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
 )
+from graphql import print_schema as print_graphql_schema
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.counters import Counters
 from app.failures import database_unavailable
@@ -112,29 +111,33 @@ DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
-class UnexpectedErrors(MaskErrors):
+class UnexpectedErrors(SchemaExtension):
     """Failures the client did not cause, answered with a code and a plain message.
 
     The exception's own text (hosts, SQL, file names) stays in the log, where `process_errors`
     has already written it with its traceback.
     """
 
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=_unexpected)
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
+            result.errors = [_masked(e) if _unexpected(e) else e for e in result.errors]
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        if database_unavailable(error.original_error):
-            code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
-        else:
-            code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": code},
-        )
+
+def _masked(error: GraphQLError) -> GraphQLError:
+    if database_unavailable(error.original_error):
+        code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
+    else:
+        code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -148,40 +151,63 @@ def _unexpected(error: GraphQLError) -> bool:
 
 
 @lru_cache(maxsize=128)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+# Keyed by the query's text, as the parse is: a document's own hash walks all of its nodes.
+@lru_cache(maxsize=128)
 def _validate(
     schema: GraphQLSchema,
-    document: DocumentNode,
+    query: str,
+    max_tokens: int,
     rules: tuple[type[ASTValidationRule], ...],
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    return validate(schema, _parse(query, max_tokens), rules, hide_suggestions=hide_suggestions)
 
 
-class CachedValidation(SchemaExtension):
-    """Validation with the document limits, once per process for each document (bounded).
+class Documents(SchemaExtension):
+    """Each document parsed and validated once per process (bounded), in one extension.
 
-    Production hides "Did you mean ...?" suggestions, which would spell out the schema.
+    The parser stops at the token limit; validation adds the document limits and, where
+    introspection is off, refuses it. Production hides "Did you mean ...?" suggestions, which
+    would spell out the schema.
     """
 
     def __init__(
-        self, *, limits: tuple[type[ASTValidationRule], ...], hide_suggestions: bool
+        self,
+        *,
+        max_tokens: int,
+        limits: tuple[type[ASTValidationRule], ...],
+        introspection: bool,
+        hide_suggestions: bool,
     ) -> None:
         super().__init__()
+        self.max_tokens = max_tokens
         self.limits = limits
+        self.refused = () if introspection else (NoSchemaIntrospectionCustomRule,)
         self.hide_suggestions = hide_suggestions
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = _parse(context.query, self.max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        assert context.graphql_document is not None
+        assert context.query is not None  # else strawberry raised MissingQueryError
         rules = (
             *context.validation_rules,
+            *self.refused,
             *self.limits,
             # What strawberry's own validation adds to graphql-core's rules.
             MaybeNullValidationRule,
             OneOfInputValidationRule,
         )
         context.pre_execution_errors = _validate(
-            context.schema._schema, context.graphql_document, rules, self.hide_suggestions
+            context.schema._schema, context.query, self.max_tokens, rules, self.hide_suggestions
         )
         yield
 
@@ -206,16 +232,18 @@ def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schem
         max_depth_rule(settings.graphql_max_depth, _introspection_field),
     )
     # The frontend sends a handful of documents: each is parsed and validated once per process
-    # (the caches are bounded, so unique documents cannot grow memory). The token limit is set
-    # before parsing: the parser stops at it.
+    # (the caches are bounded, so unique documents cannot grow memory). Each extension runs
+    # for every request: two, where strawberry's own would take five.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        ParserCache,
-        partial(CachedValidation, limits=limits, hide_suggestions=production),
+        partial(
+            Documents,
+            max_tokens=settings.graphql_max_tokens,
+            limits=limits,
+            introspection=settings.ide_enabled,
+            hide_suggestions=production,
+        ),
         UnexpectedErrors,
     ]
-    if not settings.ide_enabled:
-        extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,

@@ -26,7 +26,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAdmin, IsAdminReader, IsAuthenticated
-from app.graphql.types import SubscriptionType
+from app.graphql.types import SubscriptionType, models_by_id
 from app.services import api_keys, subscriptions
 from app.services.subscriptions import Deciding, Decision, RequestFilter, SubscriptionStatus
 
@@ -184,12 +184,14 @@ class SubscriptionQuery:
         )
         if isinstance(found, Failure):
             raise query_refused(found)
-        loaders = info.context.loaders
         # Read with their models and users in the page's one statement.
-        loaders.model.prime_many({e.node.model.id: e.node.model for e in found.edges})
-        loaders.user.prime_many({e.node.user.id: e.node.user for e in found.edges})
+        info.context.loaders.user.prime_many({e.node.user.id: e.node.user for e in found.edges})
+        models = await models_by_id(info, [e.node.model for e in found.edges])
         edges = [
-            SubscriptionEdge(cursor=e.cursor, node=SubscriptionType.from_read(e.node.subscription))
+            SubscriptionEdge(
+                cursor=e.cursor,
+                node=SubscriptionType.from_read(e.node.subscription, models[e.node.model.id]),
+            )
             for e in found.edges
         ]
         return SubscriptionConnection(
@@ -213,9 +215,9 @@ class SubscriptionQuery:
         listed = await subscriptions.list_for_user(
             subscriptions=info.context.resources.subscriptions, user_id=owner
         )
-        # Read with their models in one statement, handed to `Subscription.model`'s loader.
-        info.context.loaders.model.prime_many({m.id: m for _, m in listed})
-        return [SubscriptionType.from_read(s) for s, _ in listed]
+        # Read with their models in one statement.
+        models = await models_by_id(info, [m for _, m in listed])
+        return [SubscriptionType.from_read(s, models[m.id]) for s, m in listed]
 
 
 @strawberry.type
@@ -239,7 +241,7 @@ class SubscriptionMutation:
             )
             if isinstance(result, Failure):
                 return _create_error(result)
-            return SubscriptionCreateSuccess(subscription=SubscriptionType.from_read(result))
+            return SubscriptionCreateSuccess(subscription=await _with_model(info, result))
         key = input.create_key
         both = await subscriptions.create_with_key(
             subscriptions=resources.subscriptions,
@@ -262,9 +264,7 @@ class SubscriptionMutation:
         )
         if isinstance(both, Failure):
             return _create_error(both)
-        success = SubscriptionCreateSuccess(
-            subscription=SubscriptionType.from_read(both.subscription)
-        )
+        success = SubscriptionCreateSuccess(subscription=await _with_model(info, both.subscription))
         if isinstance(both.key, Failure):
             error = user_error(both.key)
             if not isinstance(error, ApiKeyCreateError):
@@ -272,7 +272,7 @@ class SubscriptionMutation:
             success.key_error = error
         else:
             success.api_key = ApiKeyCreateSuccess(
-                api_key=api_key_types([both.key.api_key])[0], secret=both.key.secret
+                api_key=(await api_key_types(info, [both.key.api_key]))[0], secret=both.key.secret
             )
         return success
 
@@ -300,7 +300,7 @@ class SubscriptionMutation:
             if isinstance(error, SubscriptionCancelError):
                 return error
             raise not_in_result(result)
-        return SubscriptionCancelSuccess(subscription=SubscriptionType.from_read(result))
+        return SubscriptionCancelSuccess(subscription=await _with_model(info, result))
 
 
 def _deciding(info: Info) -> Deciding:
@@ -313,13 +313,15 @@ def _deciding(info: Info) -> Deciding:
     )
 
 
-def _change_result(result: subscriptions.SubscriptionRead | Failure) -> SubscriptionChangeResult:
+async def _change_result(
+    info: Info, result: subscriptions.SubscriptionRead | Failure
+) -> SubscriptionChangeResult:
     if isinstance(result, Failure):
         error = user_error(result)
         if isinstance(error, SubscriptionChangeError):
             return error
         raise not_in_result(result)
-    return SubscriptionChangeSuccess(subscription=SubscriptionType.from_read(result))
+    return SubscriptionChangeSuccess(subscription=await _with_model(info, result))
 
 
 async def _decide_many(
@@ -339,7 +341,7 @@ async def _decide_many(
             return error
         raise not_in_result(outcomes)
     results = [
-        SubscriptionDecisionOutcome(subscription_id=i, result=_change_result(o))
+        SubscriptionDecisionOutcome(subscription_id=i, result=await _change_result(info, o))
         for i, o in zip(ids, outcomes, strict=True)
     ]
     failed = sum(isinstance(o, Failure) for o in outcomes)
@@ -353,7 +355,8 @@ async def _decide(
 ) -> SubscriptionChangeResult:
     admin = await info.context.user()
     subscription_id = parse_uuid(id)
-    return _change_result(
+    return await _change_result(
+        info,
         not_found("Subscription")
         if subscription_id is None
         else await subscriptions.decide(
@@ -362,7 +365,7 @@ async def _decide(
             subscription_id=subscription_id,
             actor_id=admin.id,
             reason=reason,
-        )
+        ),
     )
 
 
@@ -415,3 +418,9 @@ class SubscriptionDecisionMutation:
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> SubscriptionReactivateResult:
         return await _decide(info, subscriptions.REACTIVATE, id, reason)
+
+
+async def _with_model(info: Info, subscription: subscriptions.SubscriptionRead) -> SubscriptionType:
+    model = await info.context.loaders.model.load(subscription.model_id)
+    assert model is not None, "a subscription's model is never deleted"
+    return SubscriptionType.from_read(subscription, (await models_by_id(info, [model]))[model.id])

@@ -1,15 +1,23 @@
 """The object types two domains share: a `Model` shows the caller's `Subscription` to it, and a
-`Subscription` shows its `Model`. Both live here so neither domain module imports the other."""
+`Subscription` shows its `Model`. Both live here so neither domain module imports the other.
+
+Both are plain attributes, set when the object is built, so that the fast executor completes
+them with the rest of the object. The model of a subscription is always there; the caller's
+subscription of a model is read only when the document selects `Model.subscription`
+(`models_by_id`), elsewhere it is left unset (None): no field shows it.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatusEnum, api_value
+from app.graphql.selections import selects
 from app.graphql.users import UserType
 from app.services import catalog, subscriptions
 
@@ -31,15 +39,16 @@ class ModelType:
         description="False once LiteLLM stopped serving it; it stays listed for history."
     )
     synced_at: datetime | None
-
-    @strawberry.field(description="The caller's subscription to this model, if any.")
-    async def subscription(self, info: Info) -> SubscriptionType | None:
-        found = await info.context.loaders.my_subscription.load(str(self.id))
-        return SubscriptionType.from_read(found) if found is not None else None
+    subscription: SubscriptionType | None = strawberry.field(
+        description="The caller's subscription to this model, if any."
+    )
 
     @classmethod
-    def from_read(cls, row: catalog.ModelRead) -> ModelType:
-        return cls(
+    def from_read(
+        cls, row: catalog.ModelRead, subscription: subscriptions.SubscriptionRead | None
+    ) -> ModelType:
+        """The model with the caller's subscription to it (None: none, or not selected)."""
+        model = cls(
             id=strawberry.ID(row.id),
             name=row.name,
             provider=row.provider,
@@ -51,7 +60,11 @@ class ModelType:
             restricted_access=row.restricted_access,
             available=row.available,
             synced_at=row.synced_at,
+            subscription=None,
         )
+        if subscription is not None:
+            model.subscription = SubscriptionType.from_read(subscription, model)
+        return model
 
 
 @strawberry.type(
@@ -92,12 +105,7 @@ class SubscriptionType:
     updated_at: datetime
     cancelled_at: datetime | None
     user_id: strawberry.ID
-
-    @strawberry.field
-    async def model(self, info: Info) -> ModelType:
-        row = await info.context.loaders.model.load(str(self.model_id))
-        assert row is not None, "a subscription's model is never deleted"
-        return ModelType.from_read(row)
+    model: ModelType
 
     @strawberry.field(description="The subscriber.")
     async def user(self, info: Info) -> UserType:
@@ -111,7 +119,7 @@ class SubscriptionType:
         return [SubscriptionStatusChangeType.from_read(r) for r in rows]
 
     @classmethod
-    def from_read(cls, row: subscriptions.SubscriptionRead) -> SubscriptionType:
+    def from_read(cls, row: subscriptions.SubscriptionRead, model: ModelType) -> SubscriptionType:
         return cls(
             id=strawberry.ID(str(row.id)),
             model_id=strawberry.ID(row.model_id),
@@ -120,4 +128,21 @@ class SubscriptionType:
             updated_at=row.updated_at,
             cancelled_at=row.cancelled_at,
             user_id=strawberry.ID(str(row.user_id)),
+            model=model,
         )
+
+
+async def models_by_id(info: Info, rows: Sequence[catalog.ModelRead]) -> dict[str, ModelType]:
+    """The GraphQL models of these reads, by id, each converted once, each with the caller's
+    subscription to it when the document selects `Model.subscription` (one statement for all
+    of them, shared with every other field of the request through the loader)."""
+    wanted = list(dict.fromkeys(row.id for row in rows))
+    mine: dict[str, subscriptions.SubscriptionRead] = {}
+    if wanted and selects(info, "Model", "subscription"):
+        found = await info.context.loaders.my_subscription.load_many(wanted)
+        mine = {model_id: s for model_id, s in zip(wanted, found, strict=True) if s is not None}
+    converted: dict[str, ModelType] = {}
+    for row in rows:
+        if row.id not in converted:
+            converted[row.id] = ModelType.from_read(row, mine.get(row.id))
+    return converted

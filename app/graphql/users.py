@@ -223,9 +223,8 @@ class UserMutation:
     async def sign_out_everywhere(self, info: Info) -> SignOutEverywhereResult:
         signed_in = await info.context.user()
         resources = info.context.resources
-        await users.end_sessions(users=resources.users, user_id=signed_in.id)
+        user = await users.end_sessions(users=resources.users, user_id=signed_in.id)
         info.context.response.delete_cookie(SESSION_COOKIE)
-        user = await users.get(users=resources.users, user_id=signed_in.id)
         if user is None:
             # Deleted since this request was authenticated: no session of it is left anyway.
             return NotFoundError(code=ErrorCode.NOT_FOUND, message=not_found("User").message)

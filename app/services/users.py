@@ -102,10 +102,11 @@ async def signed_in(
 
 async def end_sessions(
     *, users: UserRepository, user_id: uuid.UUID, generation: int | None = None
-) -> bool:
+) -> UserRead | None:
     """End every session of the user; with `generation`, only if that one is still current.
 
-    Returns whether sessions were ended.
+    Returns the user as it now stands (what signing out everywhere shows), or None if no
+    session was ended: the user is gone, or `generation` is no longer current.
     """
     return await users.end_sessions(user_id, generation=generation)
 

@@ -318,3 +318,68 @@ async def test_a_user_naming_another_user_is_forbidden(app: Any) -> None:
     assert other["data"] is None
     assert {e["extensions"]["code"] for e in other["errors"]} == {"FORBIDDEN"}
     assert own == {"apiKeys": [], "subscriptions": []}
+
+
+SUBSCRIPTION_EVERYWHERE = """
+query Everywhere($id: ID!, $userId: ID) {
+  model(id: $id) { ...Mine }
+  apiKeys { modelAccess { id ... on Model { mine: subscription { id model { id } } } } }
+  subscriptions(userId: $userId) { id model { ...ThroughAnother } }
+}
+fragment Mine on Model { subscription { id status } }
+fragment ThroughAnother on Model { id ...Mine }
+"""
+
+
+async def test_every_model_shows_the_callers_subscription_wherever_it_is_selected(
+    app: Any,
+) -> None:
+    async with serve(app) as alice_client, serve(app) as admin_client:
+        alice, admin = Portal(alice_client), Portal(admin_client)
+        alice_id = await alice.login("alice")
+        await admin.login("root", groups=["litemaas-admins"])
+        mine = (await alice.subscribe("m1"))["subscription"]["id"]
+        await alice.create_key(["m1"])
+        await admin.subscribe("m2")
+
+        seen = await alice.data(SUBSCRIPTION_EVERYWHERE, id="m1")
+        by_admin = await admin.data(SUBSCRIPTION_EVERYWHERE, id="m1", userId=alice_id)
+
+    assert seen == {
+        "model": {"subscription": {"id": mine, "status": "ACTIVE"}},
+        "apiKeys": [{"modelAccess": [{"id": "m1", "mine": {"id": mine, "model": {"id": "m1"}}}]}],
+        "subscriptions": [
+            {"id": mine, "model": {"id": "m1", "subscription": {"id": mine, "status": "ACTIVE"}}}
+        ],
+    }
+    # The caller's subscription, not the listed user's: the admin has none to m1.
+    assert by_admin == {
+        "model": {"subscription": None},
+        "apiKeys": [],
+        "subscriptions": [{"id": mine, "model": {"id": "m1", "subscription": None}}],
+    }
+
+
+KEYS_WITH_SUBSCRIPTIONS = """
+{ apiKeys { id modelAccess { id subscription { status } } } }
+"""
+
+
+async def test_the_callers_subscriptions_cost_one_statement_and_only_when_selected(
+    portal: Portal, resources: Resources, emulator: LiteLLMEmulator
+) -> None:
+    await portal.login()
+    await portal.subscribe("m1")
+    await portal.subscribe("m2")
+    for models in (["m1"], ["m2"], ["m1", "m2"]):
+        await portal.create_key(models)
+
+    with counted_statements(resources) as without:
+        await portal.keys()
+    with counted_statements(resources) as selected:
+        keys = (await portal.data(KEYS_WITH_SUBSCRIPTIONS))["apiKeys"]
+
+    assert {m["subscription"]["status"] for k in keys for m in k["modelAccess"]} == {"ACTIVE"}
+    assert sum(len(k["modelAccess"]) for k in keys) == 4
+    # The signed-in user, the keys with their models, then the caller's subscriptions.
+    assert (len(without), len(selected)) == (2, 3), selected

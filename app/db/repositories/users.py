@@ -334,13 +334,18 @@ class UserRepository:
             )
             return list(rows.all())
 
-    async def end_sessions(self, user_id: uuid.UUID, *, generation: int | None = None) -> bool:
-        """Raise the session generation (with `generation`, only while it is that one);
-        whether it was raised."""
+    async def end_sessions(
+        self, user_id: uuid.UUID, *, generation: int | None = None
+    ) -> UserRead | None:
+        """Raise the session generation (with `generation`, only while it is that one); the
+        user as it now stands, or None if it was not raised (no such user, or another
+        generation)."""
         async with self._sessions() as session:
             ended = await _end_sessions(session, user_id, generation)
+            user = await session.get(User, user_id) if ended else None
+            read = _from_table(user) if user is not None else None
             await session.commit()
-        return ended
+        return read
 
     async def record(
         self,
