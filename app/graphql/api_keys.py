@@ -25,6 +25,7 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import CanReadUser, IsAuthenticated
 from app.graphql.types import ModelType
+from app.metrics import KeyOperation
 from app.services import access, api_keys, catalog
 
 
@@ -140,7 +141,7 @@ class ApiKeyQuery:
         resources = info.context.resources
         result = await access.check_model_access(
             keys=resources.api_keys,
-            counters=resources.counters,
+            metrics=resources.metrics,
             enforcement=resources.settings.model_access_enforcement,
             secret=bearer_token(info.context.request.headers.get("authorization")),
             model_id=str(model),
@@ -169,19 +170,22 @@ class ApiKeyMutation:
     async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreateResult:
         user = await info.context.user()
         resources = info.context.resources
-        result = await api_keys.create(
-            keys=resources.api_keys,
-            litellm=resources.litellm,
-            ensure_litellm_user=resources.user_sync.ensure,
-            max_active_keys=resources.settings.max_active_keys_per_user,
-            user_id=user.id,
-            request=api_keys.NewApiKey(
-                name=input.name,
-                model_ids=tuple(str(m) for m in input.model_ids),
-                expires_at=input.expires_at,
-                max_budget=input.max_budget,
-                tpm_limit=input.tpm_limit,
-                rpm_limit=input.rpm_limit,
+        result = await resources.metrics.key_operation(
+            KeyOperation.CREATE,
+            api_keys.create(
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                ensure_litellm_user=resources.user_sync.ensure,
+                max_active_keys=resources.settings.max_active_keys_per_user,
+                user_id=user.id,
+                request=api_keys.NewApiKey(
+                    name=input.name,
+                    model_ids=tuple(str(m) for m in input.model_ids),
+                    expires_at=input.expires_at,
+                    max_budget=input.max_budget,
+                    tpm_limit=input.tpm_limit,
+                    rpm_limit=input.rpm_limit,
+                ),
             ),
         )
         if isinstance(result, Failure):

@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.auth.session import Session
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
+from app.log_context import set_user
 from app.resources import Resources
 from app.services import health, safety, users
 from app.services.users import SignedIn
@@ -46,7 +47,10 @@ class Context:
                     generation=self.session.generation,
                 )
             )
-        return await self._user
+        user = await self._user
+        if user is not None:
+            set_user(user.id)
+        return user
 
     async def user(self) -> SignedIn:
         """The signed-in user, for fields behind `IsAuthenticated`."""

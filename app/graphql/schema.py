@@ -31,7 +31,6 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
-from app.counters import Counters
 from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.errors import UserError
@@ -41,6 +40,7 @@ from app.graphql.models import ModelQuery
 from app.graphql.safety import SafetyMutation
 from app.graphql.subscriptions import SubscriptionMutation, SubscriptionQuery
 from app.graphql.users import UserMutation, UserQuery
+from app.metrics import Metrics
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def _introspection_field(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schema:
+def create_schema(settings: Settings, *, metrics: Metrics) -> strawberry.Schema:
     production = settings.is_production
     limits = (
         max_aliases_rule(settings.graphql_max_aliases),
@@ -200,12 +200,12 @@ def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schem
         extensions=extensions,
         execution_context_class=(
             _NoSuggestionsExecutor if production else PlainFieldExecutor
-        ).counting(counters),
+        ).counting(metrics),
     )
 
 
 def export_sdl() -> str:
     """The schema as sorted SDL: what `schema.graphql` must hold."""
-    schema = create_schema(Settings.model_construct(), counters=Counters())
+    schema = create_schema(Settings.model_construct(), metrics=Metrics())
     graphql_schema: GraphQLSchema = schema._schema
     return print_graphql_schema(lexicographic_sort_schema(graphql_schema)) + "\n"

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.counters import Counters
 from app.db.repositories.users import AccountRefused, NewAccountLimits, UserRepository
 from app.db.repositories.users import LoginIdentity as LoginIdentity  # what callers pass
 from app.db.repositories.users import UserRead as UserRead  # what callers receive
@@ -21,6 +20,7 @@ from app.failures import (
 )
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.metrics import Metrics
 from app.settings import Settings
 from app.singleflight import SingleFlight
 
@@ -172,7 +172,7 @@ class LiteLLMUserSync:
     users: UserRepository
     litellm: LiteLLMClient
     settings: Settings
-    counters: Counters
+    metrics: Metrics
     # Concurrent syncs of one user share one attempt.
     flights: SingleFlight[Failure | None]
 
@@ -188,9 +188,9 @@ class LiteLLMUserSync:
             raise LookupError(f"user {user_id} does not exist")
         failure, reason = await _create_in_litellm_unless_present(litellm=self.litellm, user=user)
         if failure is None:
-            self.counters.user_sync_succeeded += 1
+            self.metrics.user_syncs.labels(outcome="succeeded").inc()
         else:
-            self.counters.user_sync_failed += 1
+            self.metrics.user_syncs.labels(outcome="failed").inc()
         await self.users.record_sync(
             user_id,
             error=reason,
