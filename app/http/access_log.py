@@ -71,6 +71,10 @@ def log_config(level: str, *, json_lines: bool) -> dict[str, Any]:
         "stream": "ext://sys.stderr",
     }
     config["root"] = {"handlers": ["service"], "level": level.upper()}
-    # httpx logs every request URL at INFO; URLs to LiteLLM may carry key identifiers.
+    # httpx logs every request URL at INFO; URLs to LiteLLM may carry key identifiers. At
+    # DEBUG httpcore logs response headers: a redirect's Location with an OAuth code, cookies.
     config["loggers"]["httpx"] = {"level": "WARNING"}
+    config["loggers"]["httpcore"] = {"level": "WARNING"}
+    # authlib logs the PKCE code verifier of each login at DEBUG.
+    config["loggers"]["authlib"] = {"level": "INFO"}
     return config

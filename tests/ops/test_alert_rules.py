@@ -56,7 +56,8 @@ async def test_the_rules_and_dashboards_name_only_metrics_the_service_exports(
     client: httpx.AsyncClient,
 ) -> None:
     """A renamed metric would leave an alert that never fires and a panel that stays empty."""
-    exported = set(re.findall(r"^# TYPE (\S+) ", (await client.get("/metrics")).text, re.M))
+    text = (await client.get("/metrics")).text
+    exported = {_SUFFIX.sub("", name) for name in re.findall(r"^# TYPE (\S+) ", text, re.M)}
     texts = [ALERTS.read_text()] + [
         target["expr"]
         for path in DASHBOARDS.glob("*.json")
