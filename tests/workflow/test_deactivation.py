@@ -19,6 +19,7 @@ from app.services import safety, users
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
+from tests.scrape import recorded
 from tests.workflow.conftest import Stack
 
 
@@ -144,6 +145,7 @@ async def test_with_litellm_down_deactivation_applies_here_and_the_reconciler_bl
     assert blocked_while_down == [None]
     assert report.keys_blocked == 1
     assert second.keys_blocked == 0  # nothing left to do
+    assert recorded(resources.metrics, "litemaas_reconciler_repairs_total", kind="key_blocked") == 1
     assert [k.blocked for k in emulator.keys.values()] == [True]
     async with AsyncSession(db_engine) as db:
         [user] = (await db.exec(select(User))).all()
