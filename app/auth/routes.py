@@ -74,6 +74,10 @@ async def login(request: Request) -> Response:
     try:
         response = await provider.authorization_redirect(request, settings.base_url + CALLBACK_PATH)
     except PROVIDER_UNREACHABLE as exc:
+        # A sign-in that ends here, before the provider was reached.
+        _resources(request).metrics.sign_ins.labels(
+            outcome=IDENTITY_PROVIDER_UNAVAILABLE.lower()
+        ).inc()
         return _provider_unavailable(exc, settings)
     request.session[_RETURN_TO] = return_to
     return response
