@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,33 +193,26 @@ class _Emulator:
             self.process.wait(timeout=15)
 
 
-class _emulator:  # noqa: N801 (a context manager used as a function)
-    def __enter__(self) -> _Emulator:
-        port = free_port()
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [
-                sys.executable,
-                "-m",
-                "litellm_emulator",
-                "--port",
-                str(port),
-                "--master-key",
-                MASTER_KEY,
-            ],
-            env={**os.environ, "ENV": "development"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.emulator = _Emulator(port, process)
+@contextmanager
+def _emulator() -> Iterator[_Emulator]:
+    """`python -m litellm_emulator` on a free loopback port, stopped by its process id."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "litellm_emulator", "--port", str(port), "--master-key", MASTER_KEY],
+        env={**os.environ, "ENV": "development"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    emulator = _Emulator(port, process)
+    try:
         wait_for(
             "the LiteLLM emulator answers",
             lambda: _answers(f"http://{LOOPBACK}:{port}/health/liveliness"),
             seconds=20,
         )
-        return self.emulator
-
-    def __exit__(self, *_: object) -> None:
-        self.emulator.stop()
+        yield emulator
+    finally:
+        emulator.stop()
 
 
 def _answers(url: str) -> bool:
