@@ -1,8 +1,9 @@
 """What the log lines of one request share: its request id, the signed-in user, the operation.
 
-The request middleware (`app/http/request_log.py`) opens a `RequestLog` per request; code that
-learns more about the request (the GraphQL view its operation, sign-in and the GraphQL context
-the user) adds it here, and every log line of the request carries it (`app/http/access_log.py`).
+The request middleware (`app/http/request_log.py`) opens the `LogFields` of each request;
+code that learns more about the request (the GraphQL view its operation, sign-in and the
+GraphQL context the user) adds it here, and every log line of the request carries it
+(`app/http/access_log.py`).
 """
 
 from __future__ import annotations
@@ -13,26 +14,26 @@ from dataclasses import dataclass
 
 
 @dataclass(slots=True)
-class RequestLog:
+class LogFields:
     request_id: str
     user_id: str | None = None
     operation: str | None = None
 
 
-_current: contextvars.ContextVar[RequestLog | None] = contextvars.ContextVar(
+_current: contextvars.ContextVar[LogFields | None] = contextvars.ContextVar(
     "request_log", default=None
 )
 
 
-def start(request_id: str) -> contextvars.Token[RequestLog | None]:
-    return _current.set(RequestLog(request_id))
+def start(request_id: str) -> contextvars.Token[LogFields | None]:
+    return _current.set(LogFields(request_id))
 
 
-def end(token: contextvars.Token[RequestLog | None]) -> None:
+def end(token: contextvars.Token[LogFields | None]) -> None:
     _current.reset(token)
 
 
-def current() -> RequestLog | None:
+def current() -> LogFields | None:
     return _current.get()
 
 
