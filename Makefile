@@ -52,7 +52,14 @@ lint: $(INSTALLED)
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
 
-test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json
+# Debian's Prometheus and promtool: the alert rules' unit tests and the real-Prometheus test
+# (tests/ops). Installed with apt-get where missing (as root, like .ci/run).
+PROMETHEUS := /usr/bin/prometheus /usr/bin/promtool
+$(PROMETHEUS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+
+test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json $(PROMETHEUS)
 	$(BIN)/pytest
 
 schema: $(INSTALLED)

@@ -47,7 +47,7 @@ async def start_up(*, resources: Resources) -> None:
         log.warning("model catalogue not synced at start (serving the last one): %s", exc)
     except Exception:
         log.exception("model catalogue not synced at start: the database failed")
-    await health.probe_litellm(litellm=resources.litellm)
+    await health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics)
 
 
 @contextlib.asynccontextmanager
@@ -58,7 +58,7 @@ async def periodic_tasks(*, resources: Resources) -> AsyncIterator[None]:
         (
             "litellm probe",
             settings.litellm_probe_interval_seconds,
-            lambda: health.probe_litellm(litellm=resources.litellm),
+            lambda: health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics),
         ),
         (
             "enforcement refresh",

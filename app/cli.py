@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import logging
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -14,6 +18,7 @@ import uvicorn
 from app.db import migrate
 from app.db.engine import create_engine
 from app.http import access_log
+from app.metrics import MULTIPROCESS_DIR
 from app.settings import ConfigurationError, Environment, Settings, configured_env, load_settings
 
 log = logging.getLogger("app.cli")
@@ -26,6 +31,7 @@ APP_FACTORY = {
     Environment.DEVELOPMENT: "litellm_emulator.dev_app:create_dev_app_from_env",
 }
 DEV_PACKAGE = APP_FACTORY[Environment.DEVELOPMENT].split(".")[0]
+WORKER_HEALTHCHECK_SECONDS = 30
 # What the command runs as; ENV may repeat it but not contradict it.
 MODES = {"serve": Environment.PRODUCTION, "dev": Environment.DEVELOPMENT}
 ENV_CONTRADICTS = {
@@ -90,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "dev" and not args.no_migrate:
         asyncio.run(_migrate(settings, "head", down=False))
+    with _metrics_directory(settings.web_concurrency):
+        _serve(settings)
+    return 0
+
+
+def _serve(settings: Settings) -> None:
     uvicorn.run(
         APP_FACTORY[settings.env],
         factory=True,
@@ -97,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         workers=settings.web_concurrency,
         log_level=settings.log_level,
-        log_config=access_log.log_config(settings.log_level),
+        log_config=access_log.log_config(settings.log_level, json_lines=settings.is_production),
+        # app/http/request_log.py logs each request, with its id and without the query string.
+        access_log=False,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         # h11, not httptools: httptools has no bound on a request line or header (it read a
@@ -105,8 +119,30 @@ def main(argv: list[str] | None = None) -> int:
         # this bound with 400 and closes.
         http="h11",
         h11_max_incomplete_event_size=settings.max_request_header_bytes,
+        # A worker answers the supervisor's health check only once its interpreter is up: on a
+        # busy machine that takes more than uvicorn's 5 s, and the worker was killed at start.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
-    return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, a directory they all write their metrics to (app/metrics.py),
+    set in the environment they start with: PROMETHEUS_MULTIPROC_DIR when the operator set
+    it (emptied first: values of a previous run would add up), else a temporary one."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+    if workers <= 1 or given:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="litemaas-bff-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 async def _migrate(settings: Settings, revision: str, *, down: bool) -> None:

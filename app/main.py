@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ from app.graphql import ide
 from app.graphql.view import GraphQLView
 from app.http import authz, metrics, probes
 from app.http.body_limit import BodySizeLimit
+from app.http.request_log import RequestLog
+from app.metrics import process_exited
 from app.resources import Resources
 from app.settings import Environment, Settings, load_settings
 
@@ -45,6 +48,7 @@ def create_app(
                 yield
         finally:
             await resources.close()
+            process_exited(os.getpid())
 
     # Only the sign-in routes write the session, through the middleware; GraphQL only reads
     # it (SessionCookie); /authz, the probes and /metrics serve machines and skip it.
@@ -60,7 +64,10 @@ def create_app(
             *probes.routes,
             *metrics.routes,
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.resources = resources

@@ -8,7 +8,6 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.counters import Counters
 from app.db.engine import (
     create_engine,
     create_session_factory,
@@ -28,9 +27,10 @@ from app.failures import Failure
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 from app.services.enforcement import Enforcement
 from app.services.reconcile import Reconciler
-from app.services.safety import Valve
+from app.services.safety import HoldKind, Valve
 from app.services.users import LiteLLMUserSync
 from app.settings import Settings
 from app.singleflight import SingleFlight
@@ -52,7 +52,7 @@ class Resources:
     litellm: LiteLLMClient
     # This process's copy of the model-access enforcement flag (read again periodically).
     enforcement: Enforcement
-    counters: Counters = field(default_factory=Counters)
+    metrics: Metrics
     # Concurrent LiteLLM user syncs for one user share one attempt.
     user_sync_flights: SingleFlight[Failure | None] = field(default_factory=SingleFlight)
 
@@ -83,6 +83,9 @@ class Resources:
         sessions = create_session_factory(engine)
         reads = create_session_factory(read_only(engine))
         reader = Reader(engine, pool_size=settings.database_pool_size)
+        metrics = Metrics()
+        for kind in HoldKind:
+            metrics.safety_valve_trips.labels(kind=kind.value)
         return cls(
             settings=settings,
             engine=engine,
@@ -95,7 +98,10 @@ class Resources:
             subscriptions=SubscriptionRepository(sessions=sessions, reader=reader),
             users=UserRepository(sessions=sessions, reads=reads, reader=reader),
             http=http,
-            litellm=LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor()),
+            litellm=LiteLLMClient(
+                http=http, breaker=breaker, monitor=LiteLLMMonitor(), metrics=metrics
+            ),
+            metrics=metrics,
             enforcement=Enforcement(
                 settings=RuntimeSettingRepository(sessions=sessions, reads=reads),
                 initial=settings.model_access_enforcement,
@@ -111,7 +117,7 @@ class Resources:
             users=self.users,
             litellm=self.litellm,
             settings=self.settings,
-            counters=self.counters,
+            metrics=self.metrics,
             flights=self.user_sync_flights,
         )
 
@@ -124,11 +130,12 @@ class Resources:
             valve=self.valve,
             user_sync=self.user_sync,
             settings=self.settings,
+            metrics=self.metrics,
         )
 
     @property
     def valve(self) -> Valve:
-        return Valve(holds=self.safety_holds, settings=self.settings, counters=self.counters)
+        return Valve(holds=self.safety_holds, settings=self.settings, metrics=self.metrics)
 
     async def close(self) -> None:
         await self.http.aclose()

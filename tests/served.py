@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -69,6 +71,11 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def json_lines(log: str) -> list[dict[str, Any]]:
+    """The JSON lines of a production log (a warning Python prints at import is not one)."""
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
 
 
 @dataclass(frozen=True)

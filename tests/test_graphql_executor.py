@@ -16,11 +16,14 @@ from strawberry.extensions import FieldExtension, ParserCache
 from strawberry.permission import BasePermission
 from strawberry.types import ExecutionResult
 
-from app.counters import Counters
 from app.graphql.executor import PlainFieldExecutor
 from app.graphql.schema import create_schema
+from app.metrics import Metrics
 from app.resources import Resources
 from app.settings import Environment, Settings
+from tests.scrape import recorded, sample
+
+FALLBACKS = "litemaas_graphql_executor_fallbacks_total"
 
 
 @strawberry.enum
@@ -313,7 +316,7 @@ async def test_a_field_extension_is_applied(query: str) -> None:
 
 @pytest.mark.parametrize("env", list(Environment))
 def test_the_service_schema_uses_it(env: Environment) -> None:
-    schema = create_schema(Settings.model_construct(env=env), counters=Counters())
+    schema = create_schema(Settings.model_construct(env=env), metrics=Metrics())
     assert issubclass(schema.execution_context_class, PlainFieldExecutor)
 
 
@@ -323,9 +326,9 @@ async def test_fallbacks_are_counted_and_logged_once_per_document(
     BRANCHES[:] = [_branch(0), _branch(1, title=None), _branch(2, title=None)]
     for branch in BRANCHES:
         branch.leaves[0].colour = None  # type: ignore[assignment]
-    counters = Counters()
+    metrics = Metrics()
     schema = strawberry.Schema(
-        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(counters)
+        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(metrics)
     )
     query = "query Broken { branches { id title leaves { id colour } } }"
     with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
@@ -333,7 +336,7 @@ async def test_fallbacks_are_counted_and_logged_once_per_document(
     assert got.errors
     # Handed back: the list of branches, then branch 0 and its leaves, then branch 1, whose
     # null title ends the answer (`branches` is non-null all the way up).
-    assert counters.graphql_executor_fallbacks == 4
+    assert recorded(metrics, FALLBACKS) == 4
     (record,) = _executor_records(caplog)
     assert "operation Broken" in record.getMessage()
     assert "4 object(s)" in record.getMessage()
@@ -342,20 +345,20 @@ async def test_fallbacks_are_counted_and_logged_once_per_document(
     with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
         await schema.execute(query)
     assert len(_executor_records(caplog)) == 2
-    assert counters.graphql_executor_fallbacks == 8
+    assert recorded(metrics, FALLBACKS) == 8
     assert not any("branch " in r.getMessage() for r in _executor_records(caplog))
 
 
 async def test_a_document_without_fallbacks_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     BRANCHES[:] = [_branch(0), _branch(1)]
-    counters = Counters()
+    metrics = Metrics()
     schema = strawberry.Schema(
-        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(counters)
+        query=Query, types=[Tag], execution_context_class=PlainFieldExecutor.counting(metrics)
     )
     with caplog.at_level(logging.WARNING, logger="app.graphql.executor"):
         got = await schema.execute("{ branches { id title leaves { id colour } } }")
     assert got.errors is None
-    assert counters.graphql_executor_fallbacks == 0
+    assert recorded(metrics, FALLBACKS) == 0
     assert not _executor_records(caplog)
 
 
@@ -364,6 +367,7 @@ def _executor_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecor
 
 
 async def test_fallbacks_are_on_metrics(client: httpx.AsyncClient, resources: Resources) -> None:
-    resources.counters.graphql_executor_fallbacks += 3
+    before = recorded(resources.metrics, FALLBACKS)
+    resources.metrics.graphql_executor_fallbacks.inc(3)
     response = await client.get("/metrics")
-    assert "\nlitemaas_graphql_executor_fallbacks_total 3\n" in response.text
+    assert sample(response.text, FALLBACKS) == before + 3

@@ -72,10 +72,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
 from app.auth.session import SESSION_COOKIE, SessionCookie
-from app.counters import Counters
 from app.graphql.context import Context
 from app.graphql.executor import WRITTEN_AGAINST, PlainFieldExecutor
 from app.graphql.schema import create_schema
+from app.metrics import Metrics
 from app.resources import Resources
 from app.settings import Settings
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings
@@ -402,8 +402,8 @@ def _request(cookie: str, key: str | None) -> Request:
 async def test_every_generated_query_answers_as_graphql_core(
     data: st.DataObject, seeded: Seeded, resources: Resources, settings: Settings
 ) -> None:
-    fast = create_schema(settings, counters=Counters())
-    stock = create_schema(settings, counters=Counters())
+    fast = create_schema(settings, metrics=Metrics())
+    stock = create_schema(settings, metrics=Metrics())
     stock.execution_context_class = StrawberryGraphQLCoreExecutionContext
     assert issubclass(fast.execution_context_class, PlainFieldExecutor)
     ids = st.sampled_from(seeded.ids).map(nodes.String)

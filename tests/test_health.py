@@ -7,6 +7,7 @@ from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import EMULATOR_MASTER_KEY, EMULATOR_URL, make_settings, serve
 from tests.portal import Portal
+from tests.scrape import sample
 
 
 async def test_health_reports_ok_with_database_latency(portal: Portal) -> None:
@@ -56,12 +57,13 @@ async def test_metrics_count_access_checks_and_show_the_breaker(
     response = await client.get("/metrics")
 
     assert response.status_code == 200
-    samples = dict(
-        line.rsplit(" ", 1) for line in response.text.splitlines() if not line.startswith("#")
-    )
-    assert samples['litemaas_model_access_checks_total{outcome="invalid_key"}'] == "1"
-    assert samples['litemaas_model_access_checks_total{outcome="granted"}'] == "0"
-    assert samples['litemaas_litellm_user_syncs_total{outcome="succeeded"}'] == "1"
-    assert samples['litemaas_litellm_circuit_breaker_state{state="closed"}'] == "1"
-    assert samples['litemaas_litellm_circuit_breaker_state{state="open"}'] == "0"
-    assert samples["litemaas_litellm_up"] == "1"
+    text = response.text
+    assert sample(text, "litemaas_model_access_checks_total", outcome="invalid_key") == 1
+    assert sample(text, "litemaas_model_access_checks_total", outcome="granted") == 0
+    assert sample(text, "litemaas_litellm_user_syncs_total", outcome="succeeded") == 1
+    assert sample(text, "litemaas_sign_ins_total", outcome="succeeded") == 1
+    assert sample(text, "litemaas_sign_in_duration_seconds_count") == 1
+    assert sample(text, "litemaas_authz_duration_seconds_count") == 1
+    assert sample(text, "litemaas_litellm_circuit_breaker_state", state="closed") == 1
+    assert sample(text, "litemaas_litellm_circuit_breaker_state", state="open") == 0
+    assert sample(text, "litemaas_litellm_up") == 1

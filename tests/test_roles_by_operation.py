@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from app.auth.session import SESSION_COOKIE
-from app.counters import Counters
 from app.graphql.schema import create_schema
+from app.metrics import Metrics
 from app.settings import Settings
 from tests.portal import Portal
 
@@ -171,7 +171,7 @@ TABLE: dict[str, Row] = {
 
 
 def _root_fields() -> set[str]:
-    schema = create_schema(Settings.model_construct(), counters=Counters())._schema
+    schema = create_schema(Settings.model_construct(), metrics=Metrics())._schema
     assert schema.query_type is not None
     assert schema.mutation_type is not None
     return set(schema.query_type.fields) | set(schema.mutation_type.fields)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -11,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.main import create_app_from_env
 from app.settings import ConfigurationError
 from litellm_emulator.dev_app import EMULATOR_MODELS
-from tests.served import WITHOUT_EMULATOR, production_environment, run_cli, served
+from tests.scrape import sample
+from tests.served import WITHOUT_EMULATOR, json_lines, production_environment, run_cli, served
 
 STARTED_IN_PRODUCTION = "litemaas-bff started (env=production, auth=oidc)"
 MISSING_IN_AN_EMPTY_ENVIRONMENT = [
@@ -90,7 +94,15 @@ def test_serve_with_a_complete_production_configuration_starts_as_production(
     database_url: str, db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     # Two workers: each builds the app from the environment; neither may start the emulator.
-    env = {**production_environment(database_url), "WEB_CONCURRENCY": "2"}
+    # Their metrics directory holds a value of a previous run: emptied at start.
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    _record_a_stale_fallback(metrics_dir)
+    env = {
+        **production_environment(database_url),
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
     with served("serve", env, tmp_path) as service:
         ide = httpx.get(f"{service.url}/graphql", headers={"Accept": "text/html"})
         assets = httpx.get(f"{service.url}/graphiql/graphiql.min.js")
@@ -100,6 +112,8 @@ def test_serve_with_a_complete_production_configuration_starts_as_production(
         ready = httpx.get(f"{service.url}/readyz")
         # The first worker to start answers; the second may still be starting.
         log = service.wait_for_log(STARTED_IN_PRODUCTION, count=2)
+        metrics = httpx.get(f"{service.url}/metrics").text
+        written = sorted(path.name for path in metrics_dir.glob("*.db"))
 
     assert "graphiql" not in ide.text.lower()
     assert assets.status_code == 404
@@ -107,23 +121,45 @@ def test_serve_with_a_complete_production_configuration_starts_as_production(
     assert ready.status_code == 200
     assert log.count(STARTED_IN_PRODUCTION) == 2
     assert "emulator" not in log.lower()
+    assert sample(metrics, "litemaas_graphql_executor_fallbacks_total") == 0
+    assert sample(metrics, "litemaas_litellm_up") == 0  # LiteLLM is unreachable here
+    assert len({name.rsplit("_", 1)[-1] for name in written}) == 2, written  # one per worker
+    # Production logs JSON lines, each with its time, level and logger.
+    lines = json_lines(log)
+    assert {line["message"] for line in lines} >= {STARTED_IN_PRODUCTION}
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
 
 
-def test_the_access_log_never_shows_a_query_string(
+def _record_a_stale_fallback(directory: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from app.metrics import Metrics; Metrics().graphql_executor_fallbacks.inc(7)",
+        ],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
+        check=True,
+        timeout=60,
+    )
+    assert list(directory.glob("counter_*.db"))
+
+
+def test_the_request_log_never_shows_a_query_string(
     database_url: str, db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     code, state = "Sp1xAuthCodeQ7w3", "Zt9yStateV4k2Lm"
     with served("serve", production_environment(database_url), tmp_path) as service:
         callback = httpx.get(f"{service.url}/auth/callback?code={code}&state={state}")
         authz = httpx.get(f"{service.url}/authz?model=m1&token=Pw5rSecretR8u")
-        log = service.log_text()
+        # Each request's line is written once its answer is sent.
+        log = service.wait_for_log("GET /authz 401")
 
     # No login was started: refused, and the browser sent back to the frontend with the code.
     assert callback.status_code == 303
     assert callback.headers["location"].endswith("?loginError=INVALID_STATE")
     assert authz.status_code == 401
-    assert '"GET /auth/callback HTTP/1.1" 303' in log
-    assert '"GET /authz HTTP/1.1" 401' in log
+    requests = [line["message"] for line in json_lines(log) if line["logger"] == "app.request"]
+    assert requests == ["GET /auth/callback 303", "GET /authz 401"]
     for secret in (code, state, "Pw5rSecretR8u"):
         assert secret not in log
 

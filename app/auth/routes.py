@@ -22,6 +22,8 @@ from app.auth.providers import (
     forget_pending_logins,
 )
 from app.auth.session import current, sign_in, sign_out
+from app.log_context import set_user
+from app.metrics import ERROR, SUCCEEDED, outcome
 from app.resources import Resources
 from app.services import users
 from app.services.users import SignInRefusal, SignInRefused
@@ -72,6 +74,10 @@ async def login(request: Request) -> Response:
     try:
         response = await provider.authorization_redirect(request, settings.base_url + CALLBACK_PATH)
     except PROVIDER_UNREACHABLE as exc:
+        # A sign-in that ends here, before the provider was reached.
+        _resources(request).metrics.sign_ins.labels(
+            outcome=IDENTITY_PROVIDER_UNAVAILABLE.lower()
+        ).inc()
         return _provider_unavailable(exc, settings)
     request.session[_RETURN_TO] = return_to
     return response
@@ -85,28 +91,42 @@ async def callback(request: Request) -> Response:
     provider = _identity_provider(request)
     if provider is None:
         return _error(404, "NOT_FOUND", "Not found")
+    metrics = _resources(request).metrics
+    with metrics.sign_in_duration.time():
+        try:
+            response, result = await _finish_login(request, provider)
+        except Exception:
+            metrics.sign_ins.labels(outcome=ERROR).inc()
+            raise
+    metrics.sign_ins.labels(outcome=result).inc()
+    return response
+
+
+async def _finish_login(request: Request, provider: IdentityProvider) -> tuple[Response, str]:
+    """The callback's answer and its outcome (`succeeded` or the refusal's code, lower case)."""
     resources = _resources(request)
     settings = resources.settings
     return_to = request.session.pop(_RETURN_TO, settings.frontend_home)
     try:
-        outcome = await provider.identity(request)
+        identity = await provider.identity(request)
     except PROVIDER_UNREACHABLE as exc:
-        return _provider_unavailable(exc, settings)
+        return _provider_unavailable(exc, settings), IDENTITY_PROVIDER_UNAVAILABLE.lower()
     finally:
         forget_pending_logins(request.session)
-    if isinstance(outcome, LoginRefused):
-        log.info("login refused: %s (%r)", outcome.reason.value, outcome.detail)
-        return _back_to_frontend(settings, outcome.reason.value)
+    if isinstance(identity, LoginRefused):
+        log.info("login refused: %s (%r)", identity.reason.value, identity.detail)
+        return _back_to_frontend(settings, identity.reason.value), identity.reason.value.lower()
     user = await users.sign_in(
         users=resources.users,
         sync=resources.user_sync,
         settings=resources.settings,
-        identity=outcome,
+        identity=identity,
     )
     if isinstance(user, SignInRefused):
-        return _back_to_frontend(settings, user.code.value)
+        return _back_to_frontend(settings, user.code.value), outcome(user)
+    set_user(user.id)
     sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)
-    return RedirectResponse(return_to, status_code=302)
+    return RedirectResponse(return_to, status_code=302), SUCCEEDED
 
 
 async def logout(request: Request) -> Response:
@@ -195,14 +215,21 @@ async def dev_login(request: Request) -> Response:
         full_name=body.get("fullName"),
         groups=tuple(body.get("groups", ())),
     )
-    user = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity,
-    )
+    with resources.metrics.sign_in_duration.time():
+        try:
+            user = await users.sign_in(
+                users=resources.users,
+                sync=resources.user_sync,
+                settings=resources.settings,
+                identity=identity,
+            )
+        except Exception:
+            resources.metrics.sign_ins.labels(outcome=ERROR).inc()
+            raise
+    resources.metrics.sign_ins.labels(outcome=outcome(user)).inc()
     if isinstance(user, SignInRefused):
         return _error(_DEV_LOGIN_STATUS[user.code], user.code.value, user.message)
+    set_user(user.id)
     sign_in(request, user.id, user.session_generation, max_age=settings.session_max_age)
     return JSONResponse({"id": str(user.id), "username": user.username, "roles": user.roles})
 

@@ -26,6 +26,7 @@ from app.graphql.errors import (
 from app.graphql.ids import parse_uuid
 from app.graphql.permissions import ADMIN_ROLE, CanReadUser, IsAuthenticated
 from app.graphql.types import ModelType, models_by_id
+from app.metrics import KeyOperation
 from app.services import access, api_keys, catalog
 
 
@@ -196,7 +197,7 @@ class ApiKeyQuery:
         resources = info.context.resources
         result = await access.check_model_access(
             keys=resources.api_keys,
-            counters=resources.counters,
+            metrics=resources.metrics,
             enforcement=resources.enforcement.mode,
             secret=bearer_token(info.context.request.headers.get("authorization")),
             model_id=str(model),
@@ -228,20 +229,23 @@ class ApiKeyMutation:
     async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreateResult:
         user = await info.context.user()
         resources = info.context.resources
-        result = await api_keys.create(
-            keys=resources.api_keys,
-            litellm=resources.litellm,
-            ensure_litellm_user=resources.user_sync.ensure,
-            max_active_keys=resources.settings.max_active_keys_per_user,
-            policy=api_keys.KeyPolicy.from_settings(resources.settings),
-            user_id=user.id,
-            request=api_keys.NewApiKey(
-                name=input.name,
-                model_ids=tuple(str(m) for m in input.model_ids),
-                expires_at=input.expires_at,
-                max_budget=input.max_budget,
-                tpm_limit=input.tpm_limit,
-                rpm_limit=input.rpm_limit,
+        result = await resources.metrics.key_operation(
+            KeyOperation.CREATE,
+            api_keys.create(
+                keys=resources.api_keys,
+                litellm=resources.litellm,
+                ensure_litellm_user=resources.user_sync.ensure,
+                max_active_keys=resources.settings.max_active_keys_per_user,
+                policy=api_keys.KeyPolicy.from_settings(resources.settings),
+                user_id=user.id,
+                request=api_keys.NewApiKey(
+                    name=input.name,
+                    model_ids=tuple(str(m) for m in input.model_ids),
+                    expires_at=input.expires_at,
+                    max_budget=input.max_budget,
+                    tpm_limit=input.tpm_limit,
+                    rpm_limit=input.rpm_limit,
+                ),
             ),
         )
         if isinstance(result, Failure):
@@ -266,23 +270,26 @@ class ApiKeyMutation:
         result = (
             not_found("API key")
             if key_id is None
-            else await api_keys.update(
-                keys=resources.api_keys,
-                litellm=resources.litellm,
-                policy=api_keys.KeyPolicy.from_settings(resources.settings),
-                user_id=user.id,
-                key_id=key_id,
-                request=api_keys.ApiKeyUpdate(
-                    name=input.name,
-                    model_ids=(
-                        tuple(str(m) for m in input.model_ids)
-                        if input.model_ids is not None
-                        else None
+            else await resources.metrics.key_operation(
+                KeyOperation.UPDATE,
+                api_keys.update(
+                    keys=resources.api_keys,
+                    litellm=resources.litellm,
+                    policy=api_keys.KeyPolicy.from_settings(resources.settings),
+                    user_id=user.id,
+                    key_id=key_id,
+                    request=api_keys.ApiKeyUpdate(
+                        name=input.name,
+                        model_ids=(
+                            tuple(str(m) for m in input.model_ids)
+                            if input.model_ids is not None
+                            else None
+                        ),
+                        expires_at=input.expires_at,
+                        max_budget=input.max_budget,
+                        tpm_limit=input.tpm_limit,
+                        rpm_limit=input.rpm_limit,
                     ),
-                    expires_at=input.expires_at,
-                    max_budget=input.max_budget,
-                    tpm_limit=input.tpm_limit,
-                    rpm_limit=input.rpm_limit,
                 ),
             )
         )
@@ -307,12 +314,15 @@ class ApiKeyMutation:
         result = (
             not_found("API key")
             if key_id is None
-            else await api_keys.rotate(
-                keys=resources.api_keys,
-                litellm=resources.litellm,
-                user_id=user.id,
-                key_id=key_id,
-                grace_period_seconds=input.grace_period_seconds,
+            else await resources.metrics.key_operation(
+                KeyOperation.ROTATE,
+                api_keys.rotate(
+                    keys=resources.api_keys,
+                    litellm=resources.litellm,
+                    user_id=user.id,
+                    key_id=key_id,
+                    grace_period_seconds=input.grace_period_seconds,
+                ),
             )
         )
         if isinstance(result, Failure):

@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.auth.session import Session
 from app.graphql.ids import parse_uuid
 from app.graphql.loaders import Loaders
+from app.log_context import set_user
 from app.resources import Resources
 from app.services import health, safety, users
 from app.services.users import SignedIn
@@ -48,7 +49,10 @@ class Context:
             )
         # Shielded: a sibling field's failure cancels the fields awaiting it (graphql-core's
         # gather), never the one read they share.
-        return await asyncio.shield(self._user)
+        user = await asyncio.shield(self._user)
+        if user is not None:
+            set_user(user.id)
+        return user
 
     async def user(self) -> SignedIn:
         """The signed-in user, for fields behind `IsAuthenticated`."""

@@ -18,7 +18,7 @@ classes or arguments, abstract types, objects with an `is_type_of` check, deferr
 fields carrying directives. A plain field that would be an error (a null in a non-null field, a
 value that does not coerce, an attribute that cannot be read) makes the whole object go through
 graphql-core again, so answers, errors and their paths are exactly graphql-core's. Such a
-fallback is counted (`Counters.graphql_executor_fallbacks`) and logged once per document: it
+fallback is counted (`Metrics.graphql_executor_fallbacks`) and logged once per document: it
 means data the schema does not expect. Any other exception is a bug here and is raised.
 
 Written against the strawberry-graphql and graphql-core versions pinned in pyproject.toml
@@ -60,7 +60,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from app.counters import Counters
+from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -156,12 +156,12 @@ def _nodes(roots: Sequence[Node]) -> Iterator[Node]:
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     # Where fallbacks are counted; a schema's own subclass sets it (`counting`).
-    counters: ClassVar[Counters | None] = None
+    metrics: ClassVar[Metrics | None] = None
 
     @classmethod
-    def counting(cls, counters: Counters) -> type[PlainFieldExecutor]:
-        """This executor, counting its fallbacks in `counters`."""
-        return type(cls.__name__, (cls,), {"counters": counters})
+    def counting(cls, metrics: Metrics) -> type[PlainFieldExecutor]:
+        """This executor, counting its fallbacks in `metrics`."""
+        return type(cls.__name__, (cls,), {"metrics": metrics})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -268,8 +268,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 ".".join(map(str, path.as_list())),
                 reason,
             )
-            if self.counters is not None:
-                self.counters.graphql_executor_fallbacks += self._fallbacks
+            if self.metrics is not None:
+                self.metrics.graphql_executor_fallbacks.inc(self._fallbacks)
         return super().build_response(data)
 
     def _plan(

@@ -30,7 +30,6 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from app.counters import Counters
 from app.failures import database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.audit import AuditQuery
@@ -46,6 +45,7 @@ from app.graphql.subscriptions import (
     SubscriptionQuery,
 )
 from app.graphql.users import UserAdminMutation, UserMutation, UserQuery
+from app.metrics import Metrics
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def _introspection_field(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schema:
+def create_schema(settings: Settings, *, metrics: Metrics) -> strawberry.Schema:
     production = settings.is_production
     limits = (
         max_aliases_rule(settings.graphql_max_aliases),
@@ -251,12 +251,12 @@ def create_schema(settings: Settings, *, counters: Counters) -> strawberry.Schem
         extensions=extensions,
         execution_context_class=(
             _NoSuggestionsExecutor if production else PlainFieldExecutor
-        ).counting(counters),
+        ).counting(metrics),
     )
 
 
 def export_sdl() -> str:
     """The schema as sorted SDL: what `schema.graphql` must hold."""
-    schema = create_schema(Settings.model_construct(), counters=Counters())
+    schema = create_schema(Settings.model_construct(), metrics=Metrics())
     graphql_schema: GraphQLSchema = schema._schema
     return print_graphql_schema(lexicographic_sort_schema(graphql_schema)) + "\n"

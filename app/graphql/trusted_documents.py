@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.metrics import OTHER_OPERATION
+
 MANIFEST_FILE = Path(__file__).with_name("persisted-documents.json")
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 DOCUMENT_ID_PREFIX = "sha256:"
@@ -36,13 +38,28 @@ class DocumentRefused(Exception):
 class TrustedDocuments:
     bodies: dict[str, str]  # sha256 (hex) -> the document
     only: bool  # True: nothing else runs
+    names: dict[str, str]  # sha256 (hex) -> the operation's name
 
     @classmethod
     def load(cls, *, only: bool, path: Path = MANIFEST_FILE) -> TrustedDocuments:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != 1:
             raise ValueError(f"{path.name} is not a version 1 {MANIFEST_FORMAT}")
-        return cls({op["id"]: op["body"] for op in manifest["operations"]}, only)
+        operations = manifest["operations"]
+        return cls(
+            {op["id"]: op["body"] for op in operations},
+            only,
+            {op["id"]: op["name"] for op in operations},
+        )
+
+    def operation_label(self, params: dict[str, Any]) -> str:
+        """The request's operation as metrics and logs name it: a registered operation's
+        name, or `other` (a bounded set of values, whatever clients send)."""
+        document_id = requested_document_id(params)
+        if document_id is not None:
+            return self.names.get(document_id, OTHER_OPERATION)
+        name = params.get("operationName")
+        return name if isinstance(name, str) and name in self.names.values() else OTHER_OPERATION
 
     def document(self, *, query: str | None, document_id: str | None) -> str | None:
         """The document to run: the registered one `document_id` names, else `query` where

@@ -13,6 +13,7 @@ only (200 even when nothing ran) and serves its IDE only to URLs without `?query
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -32,6 +33,8 @@ from app.graphql import ide
 from app.graphql.context import Context
 from app.graphql.schema import create_schema
 from app.graphql.trusted_documents import DocumentRefused, TrustedDocuments, requested_document_id
+from app.log_context import set_operation
+from app.metrics import OTHER_OPERATION
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,11 @@ _PARAMETERS = {
 }
 _KIND_NAMES = {str: "string", dict: "JSON object"}
 _ALLOWED_METHODS = "GET, POST"
+# The `outcome` of a GraphQL request in the metrics: answered without errors, with errors,
+# or refused before it ran (not parsed, not valid, not registered, not allowed).
+OK = "ok"
+ERROR = "error"
+REFUSED = "refused"
 
 
 class RequestRefused(Exception):
@@ -70,7 +78,7 @@ class GraphQLView:
     def __init__(self, resources: Resources) -> None:
         settings = resources.settings
         self.resources = resources
-        self.schema = create_schema(settings, counters=resources.counters)
+        self.schema = create_schema(settings, metrics=resources.metrics)
         self.ide_enabled = settings.ide_enabled
         self.documents = TrustedDocuments.load(only=settings.trusted_documents_only)
         self.session = SessionCookie(settings)
@@ -84,11 +92,29 @@ class GraphQLView:
         if request.method == "GET" and self.ide_enabled and _wants_html(request):
             # A shared `?query=` link opens in the IDE, which reads the query from the URL.
             return ide.graphiql_page()
+        started = time.perf_counter()
+        operation = OTHER_OPERATION
+        outcome = REFUSED
+        try:
+            response, operation, outcome = await self._answer(request)
+            return response
+        finally:
+            metrics = self.resources.metrics
+            metrics.graphql_operations.labels(operation=operation, outcome=outcome).inc()
+            metrics.graphql_operation_duration.labels(operation=operation).observe(
+                time.perf_counter() - started
+            )
+
+    async def _answer(self, request: Request) -> tuple[Response, str, str]:
+        """The answer, the operation's label and the outcome (`ok`, `error`, `refused`)."""
         media_type = _media_type(request.headers.get("accept"))
+        operation = OTHER_OPERATION
         try:
             if media_type is None:
                 raise RequestRefused(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON}.")
             params = await _parameters(request)
+            operation = self.documents.operation_label(params)
+            set_operation(operation)
             query = self.documents.document(
                 query=params.get("query"), document_id=requested_document_id(params)
             )
@@ -98,23 +124,29 @@ class GraphQLView:
             resolver_response = Response()
             result = await self._execute(request, resolver_response, query, params)
         except RequestRefused as refused:
-            return _answer(
+            answer = _answer(
                 {"errors": [_error(refused.message, BAD_REQUEST)]},
                 media_type or JSON,
                 refused.status,
                 refused.headers,
             )
+            return answer, operation, REFUSED
         except DocumentRefused as refused:
             # One line with our own code: nothing the client sent reaches the log.
             log.info("GraphQL document refused: %s", refused.code)
-            return _request_error([_error(refused.message, refused.code)], media_type)
+            return (
+                _request_error([_error(refused.message, refused.code)], media_type),
+                operation,
+                REFUSED,
+            )
         if _never_executed(result):
-            return _request_error([_coded(e, result) for e in result.errors or []], media_type)
+            errors = [_coded(e, result) for e in result.errors or []]
+            return _request_error(errors, media_type), operation, REFUSED
         answer = _answer(process_result(result), media_type, 200)
         answer.raw_headers.extend(
             (name, value) for name, value in resolver_response.raw_headers if name == b"set-cookie"
         )
-        return answer
+        return answer, operation, ERROR if result.errors else OK
 
     async def _execute(
         self, request: Request, response: Response, query: str, params: dict[str, Any]

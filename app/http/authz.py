@@ -26,6 +26,11 @@ _STATUS = {FailureCode.INVALID_API_KEY: 401, FailureCode.MODEL_ACCESS_DENIED: 40
 
 async def authz(request: Request) -> Response:
     resources: Resources = request.app.state.resources
+    with resources.metrics.authz_duration.time():
+        return await _authz(request, resources)
+
+
+async def _authz(request: Request, resources: Resources) -> Response:
     models = request.query_params.getlist("model")
     if len(models) != 1 or not models[0]:
         # Gateways and the BFF must agree on the model: no first-wins or last-wins guessing.
@@ -42,7 +47,7 @@ async def authz(request: Request) -> Response:
     try:
         result = await access.check_model_access(
             keys=resources.api_keys,
-            counters=resources.counters,
+            metrics=resources.metrics,
             enforcement=resources.enforcement.mode,
             secret=bearer_token(request.headers.get("authorization")),
             model_id=model_id,

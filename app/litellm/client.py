@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app.litellm.breaker import CircuitBreaker
+from app.litellm.breaker import BreakerState, CircuitBreaker
 from app.litellm.errors import (
     LiteLLMConflict,
     LiteLLMError,
@@ -26,11 +27,19 @@ from app.litellm.errors import (
     LiteLLMUnavailable,
 )
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 _RETRY_DELAY = 0.05  # one quick retry of an idempotent GET after a connection error
 _PAGE_SIZE = 100
+# The `outcome` label of a call LiteLLM answered with an error (or never answered).
+_OUTCOMES: dict[type[LiteLLMError], str] = {
+    LiteLLMUnavailable: "unavailable",
+    LiteLLMNotFound: "not_found",
+    LiteLLMConflict: "conflict",
+    LiteLLMRejected: "rejected",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +94,18 @@ class ModelDeployment:
 
 class LiteLLMClient:
     def __init__(
-        self, *, http: httpx.AsyncClient, breaker: CircuitBreaker, monitor: LiteLLMMonitor
+        self,
+        *,
+        http: httpx.AsyncClient,
+        breaker: CircuitBreaker,
+        monitor: LiteLLMMonitor,
+        metrics: Metrics,
     ) -> None:
         self._http = http
         self.breaker = breaker
         self.monitor = monitor
+        self._metrics = metrics
+        self._record_breaker()
 
     # Users -------------------------------------------------------------------------------
 
@@ -314,13 +330,41 @@ class LiteLLMClient:
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
     ) -> Any:
+        sent = False
+
         async def attempt() -> Any:
+            nonlocal sent
+            sent = True
             response = await self._send(method, path, params=params, json=json)
             return _decode(method, path, response)
 
-        body = await self.breaker.call(attempt)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            body = await self.breaker.call(attempt)
+        except LiteLLMError as exc:
+            outcome = _OUTCOMES.get(type(exc), "rejected") if sent else "breaker_open"
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            if sent:
+                self._metrics.litellm_request_duration.labels(endpoint=path).observe(
+                    time.perf_counter() - started
+                )
+            self._metrics.litellm_requests.labels(endpoint=path, outcome=outcome).inc()
+            self._record_breaker()
         self.monitor.last_success_at = datetime.now(UTC)
         return body
+
+    def _record_breaker(self) -> None:
+        snapshot = self.breaker.snapshot()
+        for state in BreakerState:
+            self._metrics.litellm_breaker_state.labels(state=state).set(
+                int(state is snapshot.state)
+            )
+        self._metrics.litellm_consecutive_failures.set(snapshot.consecutive_failures)
 
     async def _send(
         self,

@@ -6,15 +6,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.counters import Counters
 from app.db.models import ApiKeyStatus, utcnow
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.failures import Failure, FailureCode
+from app.metrics import Metrics
 from app.services import inputs
 from app.services.api_keys import secret_digest
 from app.settings import ModelAccessEnforcement
 
 log = logging.getLogger(__name__)
+INVALID_KEY = "invalid_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class AccessGranted:
 async def check_model_access(
     *,
     keys: ApiKeyRepository,
-    counters: Counters,
+    metrics: Metrics,
     enforcement: ModelAccessEnforcement,
     secret: str | None,
     model_id: str,
@@ -43,16 +44,16 @@ async def check_model_access(
     if invalid is not None:
         return invalid
     if not secret:
-        counters.access_invalid_key += 1
+        metrics.access_checks.labels(outcome=INVALID_KEY).inc()
         return _invalid_key()
     # This check runs for every gateway request.
     key = await keys.access(secret_digest(secret))
     if key is None or not key.owner_active or not _usable(key.status, key.expires_at):
-        counters.access_invalid_key += 1
+        metrics.access_checks.labels(outcome=INVALID_KEY).inc()
         return _invalid_key()
     allowed = key.model_ids
     if model_id in allowed:
-        counters.access_granted += 1
+        metrics.access_checks.labels(outcome="granted").inc()
         return AccessGranted(model_id, allowed)
 
     if enforcement is not ModelAccessEnforcement.OFF:
@@ -63,13 +64,13 @@ async def check_model_access(
             key.key_id, model_id=model_id, enforcement=enforcement.value
         )
     if enforcement is ModelAccessEnforcement.ENFORCE:
-        counters.access_denied += 1
+        metrics.access_checks.labels(outcome="denied").inc()
         return Failure(
             FailureCode.MODEL_ACCESS_DENIED,
             f"This API key may not call {model_id}",
             model_ids=(model_id,),
         )
-    counters.access_would_be_denied += 1
+    metrics.access_checks.labels(outcome="would_be_denied").inc()
     return AccessGranted(model_id, allowed, would_be_denied=True)
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from app.litellm.breaker import BreakerState
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMError
+from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class LiteLLMHealth:
     error: str | None
 
 
-async def probe_litellm(*, litellm: LiteLLMClient) -> None:
+async def probe_litellm(*, litellm: LiteLLMClient, metrics: Metrics) -> None:
     """Time a readiness call and remember the outcome (the background probe runs this)."""
     monitor = litellm.monitor
     started = time.perf_counter()
@@ -70,10 +71,13 @@ async def probe_litellm(*, litellm: LiteLLMClient) -> None:
         monitor.last_probe_ok = False
         monitor.last_probe_error = str(exc)
         monitor.last_probe_latency_ms = None
+        metrics.litellm_up.set(0)
     else:
         monitor.last_probe_ok = True
         monitor.last_probe_error = None
         monitor.last_probe_latency_ms = (time.perf_counter() - started) * 1000
+        metrics.litellm_up.set(1)
+        metrics.litellm_probe_latency.set(monitor.last_probe_latency_ms / 1000)
     monitor.last_probe_at = datetime.now(UTC)
 
 

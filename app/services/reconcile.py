@@ -33,6 +33,7 @@ from app.db.repositories.users import UserRepository
 from app.failures import FailureCode
 from app.litellm.client import KeyInfo, LiteLLMClient
 from app.litellm.errors import LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.metrics import Metrics
 from app.services import api_keys, safety, users
 from app.services.users import LiteLLMUserSync
 from app.settings import Settings
@@ -66,6 +67,7 @@ class Reconciler:
     valve: safety.Valve
     user_sync: LiteLLMUserSync
     settings: Settings
+    metrics: Metrics
 
     async def run(self) -> ReconcileReport:
         """One repair pass over users and keys."""
@@ -80,10 +82,24 @@ async def _reconcile(job: Reconciler) -> ReconcileReport:
             await _repair_keys(job, report)
     except LiteLLMUnavailable as exc:
         report.stopped_early = str(exc)
+    finally:
+        _record(job, report)
+    job.metrics.user_sync_backlog.set(await job.users.count_sync_errors())
     if report.stopped_early:
         log.warning("reconcile pass stopped early: %s", report.stopped_early)
     log.info("reconcile pass: %s", report)
     return report
+
+
+def _record(job: Reconciler, report: ReconcileReport) -> None:
+    for kind, count in (
+        ("pending_key_removed", report.pending_keys_removed),
+        ("orphan_key_deleted", report.orphan_litellm_keys_deleted),
+        ("missing_key_revoked", report.missing_keys_revoked),
+        ("key_blocked", report.keys_blocked),
+        ("key_unblocked", report.keys_unblocked),
+    ):
+        job.metrics.reconciler_repairs.labels(kind=kind).inc(count)
 
 
 async def _retry_user_syncs(job: Reconciler, report: ReconcileReport) -> None:

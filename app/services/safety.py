@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.counters import Counters
 from app.db.repositories.safety import HoldKind as HoldKind  # what callers name
 from app.db.repositories.safety import HoldRead as HoldRead  # what callers receive
 from app.db.repositories.safety import SafetyHoldRepository
 from app.failures import Failure, not_found
+from app.metrics import Metrics
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Valve:
 
     holds: SafetyHoldRepository
     settings: Settings
-    counters: Counters
+    metrics: Metrics
 
     async def permitted(self, *, kind: HoldKind, proposed: Collection[str], total: int) -> set[str]:
         """Which of the proposed changes the pass may make now; holds them when beyond bounds.
@@ -83,7 +83,7 @@ class Valve:
             )
         hold = judged.held
         if hold is not None:
-            self.counters.safety_valve_trips[kind.value] += 1
+            self.metrics.safety_valve_trips.labels(kind=kind.value).inc()
             log.warning(
                 "safety valve: a pass would %s; none of them changed, held as %s until the "
                 "condition clears or an admin confirms it (first of them: %s)",

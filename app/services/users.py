@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 
-from app.counters import Counters
 from app.db.models import SyncStatus as SyncStatus  # what callers filter by
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.users import AccountChanges as AccountChanges  # what callers pass
@@ -27,6 +26,7 @@ from app.failures import (
 )
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMError, LiteLLMNotFound, LiteLLMUnavailable
+from app.metrics import Metrics
 from app.services import inputs
 from app.services.api_keys import EnsureLiteLLMUser
 from app.services.paging import Page, page_request
@@ -283,7 +283,7 @@ class LiteLLMUserSync:
     users: UserRepository
     litellm: LiteLLMClient
     settings: Settings
-    counters: Counters
+    metrics: Metrics
     # Concurrent syncs of one user share one attempt.
     flights: SingleFlight[Failure | None]
 
@@ -299,9 +299,9 @@ class LiteLLMUserSync:
             raise LookupError(f"user {user_id} does not exist")
         failure, reason = await _create_in_litellm_unless_present(litellm=self.litellm, user=user)
         if failure is None:
-            self.counters.user_sync_succeeded += 1
+            self.metrics.user_syncs.labels(outcome="succeeded").inc()
         else:
-            self.counters.user_sync_failed += 1
+            self.metrics.user_syncs.labels(outcome="failed").inc()
         await self.users.record_sync(
             user_id,
             error=reason,

@@ -24,8 +24,10 @@ from tests.auth.conftest import (
 )
 from tests.auth.oidc_provider import CLIENT_ID, OidcTestProvider, sign_in_at_provider
 from tests.auth.session_cookie import read_session, write_session
+from tests.scrape import recorded
 
 CALLBACK = f"{PUBLIC_URL}/auth/callback"
+SIGN_INS = "litemaas_sign_ins_total"
 
 
 async def _me(client: httpx.AsyncClient, base_url: str = PUBLIC_URL) -> object:
@@ -69,6 +71,7 @@ async def test_login_signs_in_with_roles_from_groups_and_returns_to_the_frontend
 
     assert callback.status_code == 302
     assert callback.headers["location"] == "/models?tab=2"
+    assert recorded(app.state.resources.metrics, SIGN_INS, outcome="succeeded") == 1
     set_cookie = callback.headers["set-cookie"].lower()
     assert "httponly" in set_cookie
     assert "samesite=lax" in set_cookie
@@ -182,6 +185,10 @@ async def test_a_wrong_state_is_refused_and_the_pending_login_is_dropped(
 
     assert login_error(wrong) == "INVALID_STATE"
     assert login_error(genuine) == "INVALID_STATE"
+    metrics = app.state.resources.metrics
+    assert recorded(metrics, SIGN_INS, outcome="invalid_state") == 2
+    assert recorded(metrics, SIGN_INS, outcome="succeeded") == 0
+    assert recorded(metrics, "litemaas_sign_in_duration_seconds_count") == 2
     assert me is None
     assert cookie is None  # an empty session: the cookie was deleted
     assert await _users(db_engine) == []
@@ -332,6 +339,8 @@ async def test_the_provider_being_down_sends_the_browser_back_with_a_code(
         response = await client.get(f"{PUBLIC_URL}/auth/login")
 
     assert login_error(response, f"{frontend}/") == "IDENTITY_PROVIDER_UNAVAILABLE"
+    metrics = app.state.resources.metrics
+    assert recorded(metrics, SIGN_INS, outcome="identity_provider_unavailable") == 1
 
 
 async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncClient) -> None:

@@ -24,6 +24,7 @@ import pytest
 from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 from litellm_emulator import LiteLLMEmulator
 from litellm_emulator.server import EmulatorServer
 
@@ -155,7 +156,7 @@ async def litellm_client(target: Target) -> AsyncIterator[LiteLLMClient]:
     async with httpx.AsyncClient(
         base_url=target.url, headers=bearer(target.master_key), timeout=10
     ) as http:
-        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
+        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor(), metrics=Metrics())
 
 
 def litellm_error(response: httpx.Response) -> dict[str, Any]:

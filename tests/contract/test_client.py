@@ -12,6 +12,7 @@ from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMConflict, LiteLLMNotFound, LiteLLMRejected
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 from tests.contract.conftest import MODEL_COSTS, Proxy, Target, bearer
 
 pytestmark = pytest.mark.contract
@@ -255,7 +256,9 @@ async def test_readiness_passes_on_every_release(litellm_client: LiteLLMClient) 
 async def test_a_wrong_master_key_is_rejected(target: Target) -> None:
     breaker = CircuitBreaker(name="litellm", fail_max=5, reset_timeout=timedelta(seconds=30))
     async with httpx.AsyncClient(base_url=target.url, headers=bearer("sk-wrong")) as http:
-        client = LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
+        client = LiteLLMClient(
+            http=http, breaker=breaker, monitor=LiteLLMMonitor(), metrics=Metrics()
+        )
 
         with pytest.raises(LiteLLMRejected) as rejected:
             await client.user_info("anyone")

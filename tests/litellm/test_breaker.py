@@ -15,6 +15,7 @@ from app.litellm.breaker import BreakerState, CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMNotFound, LiteLLMRejected, LiteLLMUnavailable
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 
 RESET = timedelta(milliseconds=200)
 USER = {"user_id": "u1", "user_info": {"user_id": "u1"}}
@@ -55,7 +56,7 @@ async def client(network: Network) -> AsyncIterator[LiteLLMClient]:
     breaker = CircuitBreaker(name="litellm", fail_max=3, reset_timeout=RESET)
     transport = httpx.MockTransport(network.handle)
     async with httpx.AsyncClient(transport=transport, base_url="http://litellm") as http:
-        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
+        yield LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor(), metrics=Metrics())
 
 
 async def _trip(client: LiteLLMClient, network: Network) -> None:

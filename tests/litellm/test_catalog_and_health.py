@@ -117,7 +117,7 @@ async def test_health_follows_litellm_up_down_and_back(
     synced_at = datetime.fromisoformat(litellm["lastSync"])
 
     emulator.faults.down = True
-    await health.probe_litellm(litellm=resources.litellm)
+    await health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics)
     down_closed = await _litellm_health(watcher)
     assert down_closed["status"] == "DEGRADED"  # the database is fine; LiteLLM is not
     down_litellm = down_closed["litellm"]
@@ -130,7 +130,7 @@ async def test_health_follows_litellm_up_down_and_back(
         "consecutiveFailures": 1,
     }
     for _ in range(2):
-        await health.probe_litellm(litellm=resources.litellm)
+        await health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics)
     opened = (await _litellm_health(watcher))["litellm"]
     assert isinstance(opened, dict)
     assert (opened["circuitBreaker"], opened["consecutiveFailures"]) == ("OPEN", 3)
@@ -138,7 +138,9 @@ async def test_health_follows_litellm_up_down_and_back(
     emulator.faults.clear()
     await asyncio.sleep(RESET_SECONDS)
     emulator.faults.latency = 0.2
-    probe = asyncio.create_task(health.probe_litellm(litellm=resources.litellm))
+    probe = asyncio.create_task(
+        health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics)
+    )
     async with asyncio.timeout(2):  # until the probe is in flight
         while resources.litellm.breaker.snapshot().state.name != "HALF_OPEN":  # noqa: ASYNC110
             await asyncio.sleep(0.005)
@@ -163,7 +165,7 @@ async def test_open_breaker_makes_mutations_fail_fast_as_unavailable(
     await watcher.login()
     emulator.faults.down = True
     for _ in range(3):
-        await health.probe_litellm(litellm=resources.litellm)
+        await health.probe_litellm(litellm=resources.litellm, metrics=resources.metrics)
     assert resources.litellm.breaker.snapshot().state.name == "OPEN"
     emulator.faults.clear()  # LiteLLM is back, but the breaker has not probed yet
     received = len(emulator.requests)

@@ -11,6 +11,7 @@ from app.litellm.breaker import CircuitBreaker
 from app.litellm.client import LiteLLMClient
 from app.litellm.errors import LiteLLMUnavailable
 from app.litellm.monitor import LiteLLMMonitor
+from app.metrics import Metrics
 from litellm_emulator import LiteLLMEmulator
 from litellm_emulator.server import EmulatorServer
 
@@ -19,7 +20,7 @@ MASTER_KEY = "sk-emulator-master"
 
 def _client(http: httpx.AsyncClient) -> LiteLLMClient:
     breaker = CircuitBreaker(name="litellm", fail_max=5, reset_timeout=timedelta(seconds=30))
-    return LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor())
+    return LiteLLMClient(http=http, breaker=breaker, monitor=LiteLLMMonitor(), metrics=Metrics())
 
 
 async def test_down_in_process_is_unavailable_and_nothing_arrives() -> None:

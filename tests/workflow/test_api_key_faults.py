@@ -23,6 +23,11 @@ from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests.conftest import serve
 from tests.portal import Portal
+from tests.scrape import recorded
+
+REPAIRS = "litemaas_reconciler_repairs_total"
+KEY_OPERATIONS = "litemaas_api_key_operations_total"
+CREATION_SECONDS = "litemaas_api_key_operation_duration_seconds"
 
 
 class FaultyNetwork(httpx.AsyncBaseTransport):
@@ -128,6 +133,12 @@ async def test_timeout_at_generate_with_litellm_then_gone_is_repaired_by_the_rec
     assert report.pending_keys_removed == 1
     assert await _rows(db_engine) == []
     assert emulator.keys == {}
+    metrics = resources.metrics
+    assert recorded(metrics, REPAIRS, kind="pending_key_removed") == 1
+    assert recorded(metrics, REPAIRS, kind="orphan_key_deleted") == 0
+    assert recorded(metrics, KEY_OPERATIONS, operation="create", outcome="litellm_unavailable") == 1
+    assert recorded(metrics, KEY_OPERATIONS, operation="create", outcome="succeeded") == 0
+    assert recorded(metrics, CREATION_SECONDS + "_count", operation="create") == 1
 
 
 async def test_litellm_refusing_generate_deletes_the_pending_row(

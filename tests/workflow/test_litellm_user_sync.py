@@ -16,6 +16,10 @@ from app.services import catalog
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
+from tests.scrape import recorded
+
+BACKLOG = "litemaas_litellm_user_sync_backlog"
+SYNCS = "litemaas_litellm_user_syncs_total"
 
 
 def _user_news(emulator: LiteLLMEmulator) -> int:
@@ -64,6 +68,8 @@ async def test_reconciler_retries_users_in_error_after_their_backoff(
 
     not_yet = await resources.reconciler.run()
     assert not_yet.users_synced == 0  # the backoff has not passed
+    assert recorded(resources.metrics, BACKLOG) == 1  # waiting for its retry
+    assert recorded(resources.metrics, SYNCS, outcome="failed") == 1
     async with AsyncSession(db_engine) as session:
         user = await session.get(User, uuid.UUID(user_id))
         assert user is not None
@@ -75,6 +81,8 @@ async def test_reconciler_retries_users_in_error_after_their_backoff(
     report = await resources.reconciler.run()
 
     assert report.users_synced == 1
+    assert recorded(resources.metrics, BACKLOG) == 0
+    assert recorded(resources.metrics, SYNCS, outcome="succeeded") == 1
     assert user_id in emulator.users
     assert (await portal.data(documents.ME))["me"]["litellmSyncStatus"] == "SYNCED"
 

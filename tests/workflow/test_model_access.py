@@ -21,6 +21,7 @@ from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.conftest import serve
 from tests.portal import Portal
+from tests.scrape import recorded
 
 
 async def _key_for_m1(portal: Portal) -> dict[str, Any]:
@@ -150,4 +151,5 @@ async def test_log_only_grants_but_records_the_would_be_denial(
     assert len(denials) == 3  # GraphQL and /authz in _check, and /authz again
     assert {d.details["model_id"] for d in denials} == {"m2"}
     assert all(d.success is False and "secret" not in str(d.details) for d in denials)
-    assert log_only_app.state.resources.counters.access_would_be_denied == 3
+    metrics = log_only_app.state.resources.metrics
+    assert recorded(metrics, "litemaas_model_access_checks_total", outcome="would_be_denied") == 3

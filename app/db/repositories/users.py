@@ -334,6 +334,14 @@ class UserRepository:
             )
             return list(rows.all())
 
+    async def count_sync_errors(self) -> int:
+        """Users whose last LiteLLM sync failed (waiting for a retry or not)."""
+        async with self._sessions() as session:
+            count = await session.exec(
+                select(func.count()).where(col(User.sync_status) == SyncStatus.ERROR)
+            )
+            return int(count.one())
+
     async def end_sessions(
         self, user_id: uuid.UUID, *, generation: int | None = None
     ) -> UserRead | None:
