@@ -4,10 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 OIDC_PROVIDER := tests/auth/oidc-provider
+# The reference portal (React), built into $(WEB)/dist for `litemaas-bff dev` to serve at /.
+WEB := frontend-contract/web
+WEB_SOURCES := $(shell find $(WEB)/src -type f) $(WEB)/index.html $(WEB)/build.mjs \
+	$(wildcard frontend-contract/src/generated/*) frontend-contract/error-messages.json \
+	frontend-contract/persisted-documents.json
 
 LOCK := requirements.lock
 
-.PHONY: run test lint schema bench lock audit
+.PHONY: run test lint schema bench lock audit web
 
 # Exactly the versions and files (hashes) of the lock, then the project itself without
 # resolving anything again: a release of a dependency changes nothing until `make lock`.
@@ -33,7 +38,16 @@ audit: $(INSTALLED)
 		echo "make audit: failed; pip-audit's reason is above (no vulnerability database" \
 		     "reachable, or vulnerable packages listed)" >&2; exit 1; }
 
-run: $(INSTALLED)
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_SOURCES)
+	npm run --prefix $(WEB) --silent typecheck
+	npm run --prefix $(WEB) --silent build
+
+web: $(WEB)/dist/index.html
+
+run: $(INSTALLED) web
 	$(BIN)/litemaas-bff dev
 
 # The import contracts (layers, forbidden imports, no cycles) are in pyproject.toml.
@@ -47,7 +61,7 @@ lint: $(INSTALLED)
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
 
-test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json
+test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json web
 	$(BIN)/pytest
 
 schema: $(INSTALLED)

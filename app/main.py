@@ -18,7 +18,7 @@ from app.auth.providers import identity_provider
 from app.auth.session import session_middleware
 from app.graphql import ide
 from app.graphql.view import GraphQLView
-from app.http import authz, metrics, probes
+from app.http import authz, metrics, portal, probes
 from app.http.body_limit import BodySizeLimit
 from app.resources import Resources
 from app.settings import Environment, Settings, load_settings
@@ -59,6 +59,8 @@ def create_app(
             *auth_routes.routes(middleware=session),
             *probes.routes,
             *metrics.routes,
+            # Last: in development every other GET path is the portal's page.
+            *portal.routes(settings),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)],
         lifespan=lifespan,
