@@ -39,6 +39,12 @@ MESSAGES: dict[str, dict[str, str]] = json.loads(
     (ROOT / "frontend-contract" / "error-messages.json").read_text()
 )
 EMULATOR_MASTER_KEY = "sk-portal-emulator-master"
+REGISTERED = {
+    operation["id"]: operation["name"]
+    for operation in json.loads(
+        (ROOT / "frontend-contract" / "persisted-documents.json").read_text()
+    )["operations"]
+}
 RESTRICTED_MODEL = "m2"
 TIMEOUT_MS = 20_000
 
@@ -162,12 +168,16 @@ class Person:
         self.url = url
         self.output = output
         self.elsewhere: list[str] = []
+        self.graphql_requests: list[Any] = []
         self.page_errors: list[str] = []
         self.axe_results: dict[str, list[dict[str, Any]]] = {}
         self._steps = 0
 
     async def gate(self, route: Route) -> None:
-        if urlsplit(route.request.url).hostname == LOOPBACK:
+        request = route.request
+        if urlsplit(request.url).path == "/graphql":
+            self.graphql_requests.append(request.post_data_json)
+        if urlsplit(request.url).hostname == LOOPBACK:
             await route.continue_()
         else:
             self.elsewhere.append(route.request.url)
@@ -217,6 +227,14 @@ async def person(browser: Browser, service: Served, tmp_path: Path) -> AsyncIter
     try:
         yield visitor
         assert visitor.elsewhere == [], "requests tried to leave 127.0.0.1"
+        # Trusted documents: every operation goes by its registered id, never as a document.
+        sent = visitor.graphql_requests
+        assert sent, "the portal sent no GraphQL request"
+        assert [body for body in sent if not isinstance(body, dict) or "query" in body] == []
+        names = [
+            REGISTERED.get(body["extensions"]["persistedQuery"]["sha256Hash"]) for body in sent
+        ]
+        assert None not in names, "an operation went by an id that is not registered"
         assert visitor.page_errors == []
         print(f"axe-core violations per page: {json.dumps(visitor.axe_results)}")
     finally:
@@ -255,7 +273,7 @@ async def test_signing_in_returns_to_the_page_asked_for(person: Person) -> None:
     async with person.step("signing out"):
         async with page.expect_navigation():
             await page.get_by_role("button", name="Sign out").click()
-        await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+        await expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
         await expect(page.get_by_text("Signed in as")).to_have_count(0)
 
 

@@ -1,5 +1,5 @@
 // Every failure a person can meet, in the contract's plain words (error-messages.json).
-import { CombinedGraphQLErrors, ServerError, ServerParseError } from "@apollo/client/errors";
+import { CombinedGraphQLErrors, ServerError } from "@apollo/client/errors";
 
 import catalogue from "../../error-messages.json";
 
@@ -21,10 +21,11 @@ export function codeOf(error: unknown): string {
     const code = error.errors[0]?.extensions?.code;
     return typeof code === "string" ? code : FALLBACK;
   }
-  if (ServerError.is(error) || ServerParseError.is(error)) {
-    // The service refused the request before GraphQL ran (413, 415, a proxy's 502...).
+  if (ServerError.is(error)) {
+    // The service refused the request before GraphQL ran (413 REQUEST_TOO_LARGE...), or a
+    // proxy in front of it answered (502): the body's `error.code`, when it has one.
     try {
-      const code = JSON.parse(ServerError.is(error) ? error.bodyText : "")?.error?.code;
+      const code = JSON.parse(error.bodyText)?.error?.code;
       return typeof code === "string" ? code : FALLBACK;
     } catch {
       return FALLBACK;
