@@ -24,8 +24,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, async_playwright, expect
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from litellm_emulator import LiteLLMEmulator
+from tests.auth.test_browser_login import service_with_provider
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import scratch_postgres_database
 from tests.served import LOOPBACK, Served, free_port, served
@@ -215,13 +217,14 @@ class Person:
         await page.get_by_role("button", name="Sign in for development").click()
 
 
-@pytest.fixture
-async def person(browser: Browser, service: Served, tmp_path: Path) -> AsyncIterator[Person]:
-    context = await browser.new_context(base_url=service.url)
-    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.url)
+@asynccontextmanager
+async def visiting(browser: Browser, url: str, output: Path) -> AsyncIterator[Person]:
+    """A person at the portal on `url`; afterwards, what the page did must hold."""
+    context = await browser.new_context(base_url=url)
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    visitor = Person(page, service.url, tmp_path)
+    visitor = Person(page, url, output)
     await context.route("**/*", visitor.gate)
     page.on("pageerror", lambda error: visitor.page_errors.append(str(error)))
     try:
@@ -239,6 +242,12 @@ async def person(browser: Browser, service: Served, tmp_path: Path) -> AsyncIter
         print(f"axe-core violations per page: {json.dumps(visitor.axe_results)}")
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def person(browser: Browser, service: Served, tmp_path: Path) -> AsyncIterator[Person]:
+    async with visiting(browser, service.url, tmp_path) as visitor:
+        yield visitor
 
 
 def words(code: str) -> str:
@@ -378,3 +387,33 @@ async def test_litellm_down_shows_the_plain_words(person: Person, emulator_url: 
     finally:
         (await emulator.delete("/_emulator/faults")).raise_for_status()
         await emulator.aclose()
+
+
+async def test_signing_in_through_the_identity_provider_returns_to_the_page(
+    browser: Browser,
+    database_url: str,
+    db_engine: AsyncEngine,
+    emulator: LiteLLMEmulator,
+    tmp_path: Path,
+) -> None:
+    """With single sign-on, the portal sends the browser to /auth/login and gets it back."""
+    async with (
+        service_with_provider(database_url, litellm=emulator) as url,
+        visiting(browser, url, tmp_path) as person,
+    ):
+        page = person.page
+        async with person.step("the sign-in page offers the identity provider only"):
+            await page.goto("/keys")
+            await expect(page).to_have_url(f"{url}/sign-in?redirect=%2Fkeys")
+            await page.wait_for_load_state("networkidle")
+            await expect(page.get_by_role("heading", name="Development sign-in")).to_have_count(0)
+            await person.accessible("sign-in (single sign-on)")
+        async with person.step("the provider signs the person in and sends them back"):
+            await page.get_by_role("link", name="Sign in with your organisation").click()
+            await page.fill("input[name=login]", "ben")
+            await page.fill("input[name=password]", "correct horse battery staple")
+            await page.click("button[type=submit]")
+            await page.get_by_role("button", name="Continue").click()
+            await expect(page).to_have_url(f"{url}/keys")
+            await expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+            await expect(page.get_by_text("Signed in as")).to_contain_text("Ben Reader")
