@@ -279,6 +279,17 @@ async def test_signing_in_returns_to_the_page_asked_for(person: Person) -> None:
         await expect(page.get_by_text("Signed in as")).to_contain_text("portal-carol")
         await expect(page.get_by_text("You have no API key yet.")).to_be_visible()
         await person.accessible("API keys (none)")
+    async with person.step("a session ended elsewhere says so, with a way back in"):
+        await page.evaluate("() => fetch('/auth/logout', {method: 'POST'})")
+        await page.get_by_role("link", name="Models").click()
+        await page.get_by_role("link", name="API keys").click()
+        alert = page.get_by_role("alert")
+        await expect(alert).to_contain_text(words("UNAUTHENTICATED"))
+        await person.accessible("API keys (session ended)")
+        await alert.get_by_role("link", name="Sign in").click()
+        await expect(page).to_have_url(re.compile(r"/sign-in\?redirect=%2Fkeys$"))
+        await person.sign_in("portal-carol")
+        await expect(page).to_have_url(f"{person.url}/keys")
     async with person.step("signing out"):
         async with page.expect_navigation():
             await page.get_by_role("button", name="Sign out").click()
