@@ -4,12 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 OIDC_PROVIDER := tests/auth/oidc-provider
+# The reference portal (React), built into $(WEB)/dist for `litemaas-bff dev` to serve at /.
+WEB := frontend-contract/web
+WEB_SOURCES := $(shell find $(WEB)/src -type f) $(WEB)/index.html $(WEB)/build.mjs \
+	$(wildcard frontend-contract/src/generated/*) frontend-contract/error-messages.json \
+	frontend-contract/persisted-documents.json
 
 LOCK := requirements.lock
 # The runtime dependencies alone, at the versions of $(LOCK): what the container image installs.
 RUNTIME_LOCK := requirements-runtime.lock
 
-.PHONY: run test lint schema bench lock audit manifests
+.PHONY: run test lint schema bench lock audit manifests web
 
 # Exactly the versions and files (hashes) of the lock, then the project itself without
 # resolving anything again: a release of a dependency changes nothing until `make lock`.
@@ -38,7 +43,16 @@ audit: $(INSTALLED)
 		echo "make audit: failed; pip-audit's reason is above (no vulnerability database" \
 		     "reachable, or vulnerable packages listed)" >&2; exit 1; }
 
-run: $(INSTALLED)
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_SOURCES)
+	npm run --prefix $(WEB) --silent typecheck
+	npm run --prefix $(WEB) --silent build
+
+web: $(WEB)/dist/index.html
+
+run: $(INSTALLED) web
 	$(BIN)/litemaas-bff dev
 
 # The import contracts (layers, forbidden imports, no cycles) are in pyproject.toml.
@@ -59,7 +73,7 @@ $(PROMETHEUS):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
 
-test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json $(PROMETHEUS)
+test: lint $(OIDC_PROVIDER)/node_modules/.package-lock.json $(PROMETHEUS) web
 	$(BIN)/pytest
 
 schema: $(INSTALLED)

@@ -19,7 +19,7 @@ from app.auth.providers import identity_provider
 from app.auth.session import session_middleware
 from app.graphql import ide
 from app.graphql.view import GraphQLView
-from app.http import authz, metrics, probes
+from app.http import authz, metrics, portal, probes
 from app.http.body_limit import BodySizeLimit
 from app.http.request_log import RequestLog
 from app.metrics import process_exited
@@ -63,6 +63,8 @@ def create_app(
             *auth_routes.routes(middleware=session),
             *probes.routes,
             *metrics.routes,
+            # Last: in development every other GET path is the portal's page.
+            *portal.routes(settings),
         ],
         middleware=[
             Middleware(RequestLog),
