@@ -194,8 +194,11 @@ class LiteLLMClient:
             models=tuple(body.get("models") or ()),
         )
 
-    async def key_update(self, *, key: str, models: Sequence[str]) -> None:
-        """Replace a key's allowed models (key = the secret or its token); LiteLLMNotFound."""
+    async def key_set_models(self, *, key: str, models: Sequence[str]) -> None:
+        """Replace a key's allowed models (key = the secret or its token), leaving the rest of
+        it as it is; LiteLLMNotFound. `key_update` sets everything."""
+        if not models:
+            raise ValueError("an empty models list lets a LiteLLM key call every model")
         try:
             await self._request("POST", "/key/update", json={"key": key, "models": list(models)})
         except LiteLLMRejected as exc:
@@ -204,7 +207,7 @@ class LiteLLMClient:
                 raise LiteLLMNotFound(str(exc), status=exc.status, detail=exc.detail) from exc
             raise
 
-    async def update_key(
+    async def key_update(
         self,
         *,
         key: str,

@@ -392,7 +392,7 @@ async def push_state(
     name = change.name if change.name is not None else key.name
     model_ids = change.model_ids if change.model_ids is not None else [m.id for m in key.models]
     expires_at = change.expires_at if change.expires_at is not None else key.expires_at
-    await litellm.update_key(
+    await litellm.key_update(
         key=key.secret_sha256,
         models=model_ids,
         max_budget=change.max_budget if change.max_budget is not None else key.max_budget,
@@ -455,7 +455,7 @@ async def _retire(
                 await litellm.key_delete(keys=[token])
             await keys.forget_previous(key.id, token)
         else:
-            await litellm.update_key(
+            await litellm.key_update(
                 key=token,
                 models=[m.id for m in key.models],
                 max_budget=key.max_budget,

@@ -242,10 +242,10 @@ class _Undo:
         has none left it may call (LiteLLM reads an empty list as every model)."""
         others = [m for m in key.reachable if m != model_id]
         if others:
-            await self.litellm.key_update(key=key.token, models=others)
+            await self.litellm.key_set_models(key=key.token, models=others)
             previous = list(key.reachable)
             if previous:
-                self._later(key, lambda: self.litellm.key_update(key=key.token, models=previous))
+                self._later(key, lambda: self.litellm.key_set_models(key=key.token, models=previous))
         elif owner_active and key.reachable:
             # Blocked already when its owner is deactivated, or nothing was reachable before.
             await self.litellm.key_block(key.token)
@@ -254,10 +254,10 @@ class _Undo:
     async def restore(self, key: KeyModels, model_id: str, *, owner_active: bool) -> None:
         """The key reaches the model again, and is unblocked if it reached none before."""
         models = sorted({*key.reachable, model_id})
-        await self.litellm.key_update(key=key.token, models=models)
+        await self.litellm.key_set_models(key=key.token, models=models)
         previous = list(key.reachable)
         if previous:
-            self._later(key, lambda: self.litellm.key_update(key=key.token, models=previous))
+            self._later(key, lambda: self.litellm.key_set_models(key=key.token, models=previous))
         if owner_active and not key.reachable:
             await self.litellm.key_unblock(key.token)
             self._later(key, lambda: self.litellm.key_block(key.token))

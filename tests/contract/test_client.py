@@ -167,7 +167,7 @@ async def test_key_info_of_an_unknown_key_is_not_found(litellm_client: LiteLLMCl
         await litellm_client.key_info("sk-contract-no-such-key")
 
 
-async def test_key_update_replaces_the_models_and_the_proxy_enforces_them(
+async def test_key_set_models_replaces_the_models_and_the_proxy_enforces_them(
     litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     user_id = proxy.new_user_id()
@@ -175,17 +175,17 @@ async def test_key_update_replaces_the_models_and_the_proxy_enforces_them(
         key_alias=f"alias-{user_id}", user_id=user_id, models=["m1", "m2"]
     )
 
-    await litellm_client.key_update(key=generated.token, models=["m1"])
+    await litellm_client.key_set_models(key=generated.token, models=["m1"])
 
     assert (await litellm_client.key_info(generated.token)).models == ("m1",)
     denied = await proxy.chat(generated.key, "m2")
     assert denied.json()["error"]["type"] == "key_model_access_denied"
 
 
-async def test_key_update_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
+async def test_key_set_models_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
     # 1.108.7 answers 404; 1.80.7 a 401 "user key does not exist in db".
     with pytest.raises(LiteLLMNotFound):
-        await litellm_client.key_update(key="sk-contract-no-such-key", models=["m1"])
+        await litellm_client.key_set_models(key="sk-contract-no-such-key", models=["m1"])
 
 
 async def test_a_deleted_key_reads_as_deleted_or_not_found(
@@ -301,14 +301,14 @@ async def test_a_blocked_key_keeping_its_models_reaches_no_model_at_all(
     assert listed.models == ("m1",)
 
 
-async def test_key_update_narrows_a_key_to_the_models_it_keeps(
+async def test_key_set_models_narrows_a_key_to_the_models_it_keeps(
     litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     generated = await proxy.key_generate(models=["m1", "m2"])
 
-    await litellm_client.key_update(key=generated["token"], models=["m2"])
+    await litellm_client.key_set_models(key=generated["token"], models=["m2"])
     narrowed = [(await proxy.chat(generated["key"], m)).status_code for m in ("m1", "m2")]
-    await litellm_client.key_update(key=generated["token"], models=["m1", "m2"])
+    await litellm_client.key_set_models(key=generated["token"], models=["m1", "m2"])
     restored = [(await proxy.chat(generated["key"], m)).status_code for m in ("m1", "m2")]
 
     assert narrowed[0] in (401, 403)

@@ -229,11 +229,11 @@ async def test_spend_appears_after_real_traffic(
     assert budget["remaining"] == pytest.approx(budget["maxBudget"] - budget["spend"])
 
 
-async def test_update_key_sets_every_field(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
+async def test_key_update_sets_every_field(litellm_client: LiteLLMClient, proxy: Proxy) -> None:
     generated = await proxy.key_generate(models=["m1"], max_budget=5, rpm_limit=60, duration="1h")
     expires_at = datetime.now(UTC) + timedelta(hours=2)
 
-    await litellm_client.update_key(
+    await litellm_client.key_update(
         key=generated["token"],
         models=["m1", "m2"],
         max_budget=9,
@@ -252,12 +252,12 @@ async def test_update_key_sets_every_field(litellm_client: LiteLLMClient, proxy:
     assert (info["max_budget"], info["tpm_limit"], info["rpm_limit"]) == (9.0, 200, 10)
 
 
-async def test_update_key_with_no_limit_and_no_expiry(
+async def test_key_update_with_no_limit_and_no_expiry(
     litellm_client: LiteLLMClient, proxy: Proxy
 ) -> None:
     generated = await proxy.key_generate(models=["m1"], max_budget=5, rpm_limit=60, duration="1h")
 
-    await litellm_client.update_key(
+    await litellm_client.key_update(
         key=generated["key"],
         models=["m1"],
         max_budget=None,
@@ -275,9 +275,9 @@ async def test_update_key_with_no_limit_and_no_expiry(
         assert info["expires"] is not None
 
 
-async def test_update_key_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
+async def test_key_update_of_an_unknown_key_is_not_found(litellm_client: LiteLLMClient) -> None:
     with pytest.raises(LiteLLMNotFound):
-        await litellm_client.update_key(
+        await litellm_client.key_update(
             key="sk-" + "0" * 22,
             models=["m1"],
             max_budget=None,

@@ -295,7 +295,7 @@ async def test_a_crash_between_litellm_and_the_row_is_repaired_by_the_reconciler
     )
     assert began is not None
     assert row.secret_sha256 is not None
-    await resources.litellm.update_key(
+    await resources.litellm.key_update(
         key=row.secret_sha256,
         models=["m1", "m2"],
         max_budget=50,
