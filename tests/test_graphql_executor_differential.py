@@ -61,6 +61,7 @@ from graphql import (
     print_ast,
     value_from_ast_untyped,
 )
+from graphql.validation.validate import ValidationAbortedError
 from hypothesis import HealthCheck, given, note
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
@@ -350,6 +351,10 @@ def _operations(
 ) -> tuple[str, dict[str, Any]]:
     document, variables = _Rewrite(draw, schema).document(draw(generated))
     errors = graphql.validate(schema, document)
+    # graphql-core's validation gives up on some of the largest generated documents (its
+    # overlapping-fields check runs out of stack): the service refuses those with that error
+    # before either executor runs, so there is no answer to compare.
+    hypothesis.assume(not any(isinstance(e, ValidationAbortedError) for e in errors))
     assert not errors, (print_ast(document), errors)
     return print_ast(document), variables
 
