@@ -245,7 +245,9 @@ class _Undo:
             await self.litellm.key_set_models(key=key.token, models=others)
             previous = list(key.reachable)
             if previous:
-                self._later(key, lambda: self.litellm.key_set_models(key=key.token, models=previous))
+                self._later(
+                    key, lambda: self.litellm.key_set_models(key=key.token, models=previous)
+                )
         elif owner_active and key.reachable:
             # Blocked already when its owner is deactivated, or nothing was reachable before.
             await self.litellm.key_block(key.token)
