@@ -510,6 +510,17 @@ async def test_edit_a_keys_models_and_rotate_its_secret(person: Person) -> None:
         row = key_row(page, "desk-2")
         await expect(chips(row, "desk-2")).to_have_text(["m1", "ollama/llama2"])
         await expect(row).to_contain_text("$5.00")
+    async with person.step("an expiry in the past is refused in plain words, the field marked"):
+        await row.get_by_role("button", name="Edit desk-2").click()
+        dialog = page.get_by_role("dialog", name="Edit desk-2")
+        await dialog.get_by_label("Expires on").fill("2020-01-01")
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(dialog.get_by_role("alert")).to_contain_text(words("VALIDATION_FAILED"))
+        await expect(dialog.get_by_label("Expires on")).to_have_attribute("aria-invalid", "true")
+        await person.accessible("edit-key dialog (refused)")
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_be_hidden()
+        await expect(row).to_contain_text("Never")
     async with person.step("/authz follows the edit, with the same secret"):
         granted = await _authz(person.url, old_secret, "ollama/llama2")
         assert (granted.status_code, granted.json()["allowedModels"]) == (
@@ -552,6 +563,18 @@ async def test_edit_a_keys_models_and_rotate_its_secret(person: Person) -> None:
         await expect(row).to_contain_text("Active")
         await expect(chips(row, "desk-2")).to_have_text(["ollama/llama2"])
         assert new_secret not in await page.content()
+    async with person.step("rotate again with a grace period: both secrets work meanwhile"):
+        await row.get_by_role("button", name="Rotate desk-2").click()
+        dialog = page.get_by_role("dialog", name="Rotate desk-2")
+        await dialog.get_by_role("radio", name="Works for one more hour").check()
+        await dialog.get_by_role("button", name="Rotate").click()
+        secret_box = dialog.get_by_label("Secret key")
+        await expect(secret_box).to_have_value(re.compile(r"^sk-"))
+        newest_secret = await secret_box.input_value()
+        await expect(dialog).to_contain_text("The old secret keeps working until")
+        for secret in (newest_secret, new_secret):
+            still = await _authz(person.url, secret, "ollama/llama2")
+            assert still.status_code == 200, still.text
 
 
 async def test_cancel_a_subscription(person: Person) -> None:
