@@ -29,9 +29,10 @@ async def test_every_page_path_answers_the_app_page_with_its_policy(
 ) -> None:
     page = (built / "index.html").read_text()
 
-    answers = [await client.get(path) for path in ("/", "/keys", "/sign-in?redirect=%2Fkeys")]
+    paths = ("/", "/keys", "/subscriptions", "/admin/requests", "/sign-in?redirect=%2Fkeys")
+    answers = [await client.get(path) for path in paths]
 
-    assert [(a.status_code, a.text) for a in answers] == [(200, page)] * 3
+    assert [(a.status_code, a.text) for a in answers] == [(200, page)] * len(paths)
     policy = answers[0].headers["content-security-policy"]
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["default-src"] == "'self'"

@@ -4,12 +4,15 @@
 emulator served beside it (so a test can take LiteLLM down); one browser per module, a fresh
 context (no cookies) per test. Each step that fails leaves a screenshot in the test's
 `tmp_path`; every page is checked with axe-core (no serious or critical violation).
+With `PORTAL_SCREENSHOTS=<directory>`, each page or state checked is also saved there as a
+screenshot, with its axe-core violations beside it (`<state>.png`, `<state>.axe.json`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,9 +30,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from litellm_emulator import LiteLLMEmulator
+from tests import documents
 from tests.auth.test_browser_login import service_with_provider
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import scratch_postgres_database
+from tests.portal import Portal
 from tests.served import LOOPBACK, Served, free_port, served
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +54,8 @@ REGISTERED = {
 }
 RESTRICTED_MODEL = "m2"
 TIMEOUT_MS = 20_000
+ADMIN_GROUPS = ["litemaas-admins"]
+SCREENSHOTS = os.environ.get("PORTAL_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -207,14 +214,48 @@ class Person:
                             targets: v.nodes.map(n => n.target.join(" "))}))"""
         )
         self.axe_results[label] = violations
+        if SCREENSHOTS:
+            shot = Path(SCREENSHOTS) / (re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-"))
+            await self.page.screenshot(path=f"{shot}.png", full_page=True)  # makes the directory
+            _write_json(Path(f"{shot}.axe.json"), violations)
         serious = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert serious == [], f"axe-core on {label}: {serious}"
 
-    async def sign_in(self, username: str) -> None:
+    async def sign_in(self, username: str, *, admin: bool = False) -> None:
         page = self.page
         await page.get_by_label("User name").fill(username)
         await page.get_by_label("E-mail address").fill(f"{username}@example.com")
+        if admin:
+            await page.get_by_label("Administrator").check()
         await page.get_by_role("button", name="Sign in for development").click()
+
+    async def subscribe(self, model_id: str, shown: str = "Subscribed") -> None:
+        """Subscribe in the catalogue; the card then shows `shown`."""
+        page = self.page
+        await page.get_by_role("link", name="Models").click()
+        await model_card(page, model_id).get_by_role("button", name="Subscribe").click()
+        await expect(model_card(page, model_id)).to_contain_text(shown)
+
+    async def create_key(self, name: str, model_ids: list[str]) -> str:
+        """Create a key on the API keys page; its secret (shown once)."""
+        page = self.page
+        await page.get_by_role("link", name="API keys").click()
+        await page.get_by_role("button", name="Create key").click()
+        dialog = page.get_by_role("dialog", name="Create key")
+        await dialog.get_by_label("Name").fill(name)
+        for model_id in model_ids:
+            await dialog.get_by_role("checkbox", name=model_id).check()
+        await dialog.get_by_role("button", name="Create").click()
+        secret_box = dialog.get_by_label("Secret key")
+        await expect(secret_box).to_have_value(re.compile(r"^sk-"))
+        secret = await secret_box.input_value()
+        await dialog.get_by_role("button", name="Done").click()
+        await expect(dialog).to_be_hidden()
+        return secret
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2))
 
 
 @asynccontextmanager
@@ -428,3 +469,256 @@ async def test_signing_in_through_the_identity_provider_returns_to_the_page(
             await expect(page).to_have_url(f"{url}/keys")
             await expect(page.get_by_role("heading", name="API keys")).to_be_visible()
             await expect(page.get_by_text("Signed in as")).to_contain_text("Ben Reader")
+
+
+def key_row(page: Page, name: str) -> Any:
+    return page.get_by_role("row", name=re.compile(f"^{re.escape(name)} "))
+
+
+def chips(row: Any, name: str) -> Any:
+    return row.get_by_role("list", name=f"Models of {name}").locator("li")
+
+
+async def test_edit_a_keys_models_and_rotate_its_secret(person: Person) -> None:
+    page = person.page
+    async with person.step("subscribe to two models and create a key for one"):
+        await page.goto("/sign-in")
+        await person.sign_in("portal-dave")
+        await person.subscribe("m1")
+        await person.subscribe("ollama/llama2")
+        old_secret = await person.create_key("desk", ["m1"])
+    async with person.step("the keys page: the budget, the key's spend and its actions"):
+        await expect(page.get_by_role("heading", name="Your budget")).to_be_visible()
+        row = key_row(page, "desk")
+        await expect(chips(row, "desk")).to_have_text(["m1"])
+        await expect(row).to_contain_text(re.compile(r"Not known yet|\$0\.00"))
+        await person.accessible("API keys (budget, spend, actions)")
+    async with person.step("the edit dialog shows the key as it is"):
+        await row.get_by_role("button", name="Edit desk").click()
+        dialog = page.get_by_role("dialog", name="Edit desk")
+        await expect(dialog.get_by_label("Name")).to_have_value("desk")
+        await expect(dialog.get_by_role("checkbox", name="m1")).to_be_checked()
+        await expect(dialog.get_by_role("checkbox", name="ollama/llama2")).not_to_be_checked()
+        await expect(dialog.get_by_role("checkbox", name=RESTRICTED_MODEL)).to_have_count(0)
+        await person.accessible("edit-key dialog")
+    async with person.step("rename, add a model and a budget: the chips follow"):
+        await dialog.get_by_label("Name").fill("desk-2")
+        await dialog.get_by_role("checkbox", name="ollama/llama2").check()
+        await dialog.get_by_label("Budget (US dollars)").fill("5")
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(dialog).to_be_hidden()
+        row = key_row(page, "desk-2")
+        await expect(chips(row, "desk-2")).to_have_text(["m1", "ollama/llama2"])
+        await expect(row).to_contain_text("$5.00")
+    async with person.step("an expiry in the past is refused in plain words, the field marked"):
+        await row.get_by_role("button", name="Edit desk-2").click()
+        dialog = page.get_by_role("dialog", name="Edit desk-2")
+        await dialog.get_by_label("Expires on").fill("2020-01-01")
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(dialog.get_by_role("alert")).to_contain_text(words("VALIDATION_FAILED"))
+        await expect(dialog.get_by_label("Expires on")).to_have_attribute("aria-invalid", "true")
+        await person.accessible("edit-key dialog (refused)")
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_be_hidden()
+        await expect(row).to_contain_text("Never")
+    async with person.step("/authz follows the edit, with the same secret"):
+        granted = await _authz(person.url, old_secret, "ollama/llama2")
+        assert (granted.status_code, granted.json()["allowedModels"]) == (
+            200,
+            ["m1", "ollama/llama2"],
+        )
+    async with person.step("take a model off again: the chips and /authz follow"):
+        await row.get_by_role("button", name="Edit desk-2").click()
+        dialog = page.get_by_role("dialog", name="Edit desk-2")
+        await dialog.get_by_role("checkbox", name="m1").uncheck()
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(dialog).to_be_hidden()
+        await expect(chips(row, "desk-2")).to_have_text(["ollama/llama2"])
+        denied = await _authz(person.url, old_secret, "m1")
+        assert (denied.status_code, denied.json()["code"]) == (403, "MODEL_ACCESS_DENIED")
+    async with person.step("the rotate dialog"):
+        await row.get_by_role("button", name="Rotate desk-2").click()
+        dialog = page.get_by_role("dialog", name="Rotate desk-2")
+        await expect(dialog.get_by_role("radio", name="Stops at once")).to_be_checked()
+        await person.accessible("rotate-key dialog")
+    async with person.step("rotate: the new secret is shown once, the old one stops"):
+        await dialog.get_by_role("button", name="Rotate").click()
+        secret_box = dialog.get_by_label("Secret key")
+        await expect(secret_box).to_have_value(re.compile(r"^sk-"))
+        new_secret = await secret_box.input_value()
+        assert new_secret != old_secret
+        await expect(dialog).to_contain_text("The old secret no longer works.")
+        await person.accessible("rotate-key dialog (new secret)")
+        await dialog.get_by_role("button", name="Copy").click()
+        await expect(dialog.get_by_text("Copied to the clipboard.")).to_be_visible()
+        assert await page.evaluate("() => navigator.clipboard.readText()") == new_secret
+    async with person.step("the new secret works at /authz, the old one no longer"):
+        granted = await _authz(person.url, new_secret, "ollama/llama2")
+        assert (granted.status_code, granted.json()["allowedModels"]) == (200, ["ollama/llama2"])
+        old = await _authz(person.url, old_secret, "ollama/llama2")
+        assert (old.status_code, old.json()["code"]) == (401, "INVALID_API_KEY")
+    async with person.step("the key stays listed, active, and the secret is gone"):
+        await dialog.get_by_role("button", name="Done").click()
+        await expect(dialog).to_be_hidden()
+        await expect(row).to_contain_text("Active")
+        await expect(chips(row, "desk-2")).to_have_text(["ollama/llama2"])
+        assert new_secret not in await page.content()
+    async with person.step("rotate again with a grace period: both secrets work meanwhile"):
+        await row.get_by_role("button", name="Rotate desk-2").click()
+        dialog = page.get_by_role("dialog", name="Rotate desk-2")
+        await dialog.get_by_role("radio", name="Works for one more hour").check()
+        await dialog.get_by_role("button", name="Rotate").click()
+        secret_box = dialog.get_by_label("Secret key")
+        await expect(secret_box).to_have_value(re.compile(r"^sk-"))
+        newest_secret = await secret_box.input_value()
+        await expect(dialog).to_contain_text("The old secret keeps working until")
+        for secret in (newest_secret, new_secret):
+            still = await _authz(person.url, secret, "ollama/llama2")
+            assert still.status_code == 200, still.text
+
+
+async def test_cancel_a_subscription(person: Person) -> None:
+    page = person.page
+    async with person.step("subscribe to m1 and the restricted model, and make a key for m1"):
+        await page.goto("/sign-in")
+        await person.sign_in("portal-erin")
+        await person.subscribe("m1")
+        await person.subscribe(RESTRICTED_MODEL, shown="Pending approval")
+        secret = await person.create_key("scripts", ["m1"])
+    async with person.step("the subscriptions page lists both with their status"):
+        await page.get_by_role("link", name="Subscriptions").click()
+        await expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible()
+        active = page.get_by_role("row", name=re.compile("^m1 "))
+        pending = page.get_by_role("row", name=re.compile(f"^{RESTRICTED_MODEL} "))
+        await expect(active).to_contain_text("Subscribed")
+        await expect(pending).to_contain_text("Pending approval")
+        await person.accessible("subscriptions")
+    async with person.step("cancel the subscription to m1, asked once more"):
+        await active.get_by_role("button", name="Cancel the subscription to m1").click()
+        await expect(active).to_contain_text("Your keys lose this model")
+        await person.accessible("subscriptions (confirm cancel)")
+        await active.get_by_role("button", name="Yes, cancel").click()
+        await expect(active).to_contain_text("Subscription cancelled")
+        await expect(active.get_by_role("button")).to_have_count(0)
+        await expect(pending.get_by_role("button", name=re.compile("^Cancel"))).to_be_visible()
+        await person.accessible("subscriptions (cancelled)")
+    async with person.step("the key left with no model is revoked; the catalogue offers m1 again"):
+        revoked = await _authz(person.url, secret, "m1")
+        assert (revoked.status_code, revoked.json()["code"]) == (401, "INVALID_API_KEY")
+        await page.get_by_role("link", name="API keys").click()
+        await expect(key_row(page, "scripts")).to_contain_text("Revoked")
+        await page.get_by_role("link", name="Models").click()
+        await expect(model_card(page, "m1").get_by_role("button", name="Subscribe")).to_be_visible()
+
+
+async def test_an_admin_approves_a_restricted_subscription_and_the_user_creates_a_key_for_it(
+    browser: Browser, service: Served, tmp_path: Path
+) -> None:
+    async with (
+        visiting(browser, service.url, tmp_path / "user") as user,
+        visiting(browser, service.url, tmp_path / "admin") as admin,
+    ):
+        async with user.step("the user asks for the restricted model"):
+            await user.page.goto("/sign-in")
+            await user.sign_in("portal-frank")
+            await user.subscribe(RESTRICTED_MODEL, shown="Pending approval")
+        async with user.step("the user has no approval queue, and no model to put on a key"):
+            await expect(user.page.get_by_role("link", name="Approval queue")).to_have_count(0)
+            await user.page.goto("/admin/requests")
+            await expect(user.page.get_by_role("alert")).to_contain_text(words("FORBIDDEN"))
+            await user.accessible("approval queue (not an administrator)")
+            await user.page.get_by_role("link", name="API keys").click()
+            await user.page.get_by_role("button", name="Create key").click()
+            dialog = user.page.get_by_role("dialog", name="Create key")
+            await expect(dialog).to_contain_text("You have no active subscription")
+            await dialog.get_by_role("button", name="Cancel").click()
+        request = "Select portal-frank's request for " + RESTRICTED_MODEL
+        async with admin.step("the administrator's queue lists the request"):
+            await admin.page.goto("/sign-in")
+            await admin.sign_in("portal-admin-ann", admin=True)
+            await admin.page.get_by_role("link", name="Approval queue").click()
+            await expect(admin.page.get_by_role("heading", name="Approval queue")).to_be_visible()
+            await expect(admin.page.get_by_role("checkbox", name=request)).to_be_visible()
+            await admin.accessible("approval queue")
+        async with admin.step("approve it: its outcome is shown and it leaves the queue"):
+            await admin.page.get_by_role("checkbox", name=request).check()
+            await admin.page.get_by_role("button", name="Approve selected").click()
+            outcome = admin.page.get_by_role("region", name="Approved 1 of 1")
+            await expect(outcome.locator("li")).to_have_text(
+                [f"portal-frank's request for {RESTRICTED_MODEL}: approved."]
+            )
+            await expect(admin.page.get_by_role("checkbox", name=request)).to_have_count(0)
+            await admin.accessible("approval queue (approved)")
+        async with user.step("the user now creates a key for the approved model"):
+            await user.page.reload()
+            secret = await user.create_key("approved", [RESTRICTED_MODEL])
+            await expect(chips(key_row(user.page, "approved"), "approved")).to_have_text(
+                [RESTRICTED_MODEL]
+            )
+            granted = await _authz(service.url, secret, RESTRICTED_MODEL)
+            assert (granted.status_code, granted.json()["allowedModels"]) == (
+                200,
+                [RESTRICTED_MODEL],
+            )
+        async with user.step("the user's subscriptions page shows it active"):
+            await user.page.get_by_role("link", name="Subscriptions").click()
+            row = user.page.get_by_role("row", name=re.compile(f"^{RESTRICTED_MODEL} "))
+            await expect(row).to_contain_text("Subscribed")
+
+
+async def test_a_bulk_deny_shows_each_requests_outcome(person: Person, service: Served) -> None:
+    page = person.page
+    async with (
+        httpx.AsyncClient(base_url=service.url) as gina_client,
+        httpx.AsyncClient(base_url=service.url) as hank_client,
+        httpx.AsyncClient(base_url=service.url) as other_admin_client,
+    ):
+        gina, hank = Portal(gina_client), Portal(hank_client)
+        other_admin = Portal(other_admin_client)
+        await gina.login("portal-gina")
+        await hank.login("portal-hank")
+        await other_admin.login("portal-admin-olga", groups=ADMIN_GROUPS)
+        gina_request = (await gina.subscribe(RESTRICTED_MODEL))["subscription"]["id"]
+        await hank.subscribe(RESTRICTED_MODEL)
+        async with person.step("an administrator selects both requests"):
+            await page.goto("/sign-in")
+            await person.sign_in("portal-admin-abe", admin=True)
+            await page.get_by_role("link", name="Approval queue").click()
+            for user in ("portal-gina", "portal-hank"):
+                await page.get_by_role(
+                    "checkbox", name=f"Select {user}'s request for {RESTRICTED_MODEL}"
+                ).check()
+        async with person.step("denying needs a reason"):
+            await page.get_by_role("button", name="Deny selected").click()
+            await expect(page.get_by_text("Give a reason to deny.")).to_be_visible()
+        # Meanwhile another administrator approves one of them.
+        approved = await other_admin.data(documents.SUBSCRIPTION_APPROVE, ids=[gina_request])
+        assert approved["subscriptionApprove"]["succeeded"] == 1
+        async with person.step("deny both: one is denied, the other was already decided"):
+            await page.get_by_label(re.compile("^Reason")).fill("Not for this project")
+            await page.get_by_role("button", name="Deny selected").click()
+            outcome = page.get_by_role("region", name="Denied 1 of 2")
+            gina_outcome = outcome.locator("li", has_text="portal-gina")
+            await expect(gina_outcome).to_contain_text(
+                "not denied. " + words("INVALID_STATE_TRANSITION")
+            )
+            await expect(gina_outcome).to_have_attribute("data-code", "INVALID_STATE_TRANSITION")
+            await expect(outcome.locator("li", has_text="portal-hank")).to_have_text(
+                f"portal-hank's request for {RESTRICTED_MODEL}: denied."
+            )
+            await person.accessible("approval queue (deny outcomes)")
+        async with person.step("neither is listed any more; the service has the decisions"):
+            for user in ("portal-gina", "portal-hank"):
+                await expect(
+                    page.get_by_role(
+                        "checkbox", name=f"Select {user}'s request for {RESTRICTED_MODEL}"
+                    )
+                ).to_have_count(0)
+            statuses = {
+                portal: [
+                    s["status"]
+                    for s in (await portal.data(documents.SUBSCRIPTIONS))["subscriptions"]
+                ]
+                for portal in (gina, hank)
+            }
+            assert statuses == {gina: ["ACTIVE"], hank: ["DENIED"]}

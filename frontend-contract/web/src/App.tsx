@@ -1,5 +1,7 @@
 // The app shell: who is signed in, the navigation, and the page for the current path.
+// The approval queue is an administrator's: the service's `admin` role, as `me.roles` lists it.
 import { useMutation, useQuery } from "@apollo/client/react";
+import type { ReactNode } from "react";
 
 import {
   type CurrentUserFragment,
@@ -8,21 +10,48 @@ import {
 } from "../../src/generated/graphql";
 import { Failure, RequestFailure } from "./errors";
 import { ApiKeysPage } from "./pages/ApiKeys";
+import { ApprovalsPage } from "./pages/Approvals";
 import { CataloguePage } from "./pages/Catalogue";
 import { SignInPage, signInPath } from "./pages/SignIn";
+import { SubscriptionsPage } from "./pages/Subscriptions";
 import { Link, PAGES, Redirect, here, useRouter } from "./router";
+
+const ADMIN_ROLE = "admin";
+
+/** Pages for signed-in people only, and the page for administrators only. */
+const SIGNED_IN_PAGES: Record<string, (me: CurrentUserFragment) => ReactNode> = {
+  [PAGES.apiKeys]: () => <ApiKeysPage />,
+  [PAGES.subscriptions]: () => <SubscriptionsPage />,
+  [PAGES.approvals]: (me) =>
+    isAdmin(me) ? (
+      <ApprovalsPage />
+    ) : (
+      <>
+        <h1>Approval queue</h1>
+        <Failure code="FORBIDDEN" />
+      </>
+    ),
+};
+
+const isAdmin = (me: CurrentUserFragment | null) => me?.roles.includes(ADMIN_ROLE) ?? false;
 
 export function App() {
   const { location } = useRouter();
   const { data, loading, error } = useQuery(LoginStateDocument);
   const me = data?.me ?? null;
+  const signedInPage = SIGNED_IN_PAGES[location.path];
   let page;
   if (location.path === PAGES.signIn) page = <SignInPage me={me} />;
   else if (location.path === PAGES.catalogue) page = <CataloguePage me={me} />;
-  else if (location.path === PAGES.apiKeys) {
-    if (me) page = <ApiKeysPage />;
+  else if (signedInPage) {
+    if (me) page = signedInPage(me);
     else if (!loading && !error) page = <Redirect to={signInPath(here(location))} />;
   } else page = <NotFound />;
+  const link = (to: string, label: string) => (
+    <Link to={to} current={location.path === to}>
+      {label}
+    </Link>
+  );
   return (
     <>
       <a className="skip" href="#main">
@@ -31,12 +60,10 @@ export function App() {
       <header className="shell">
         <span className="brand">LiteMaaS</span>
         <nav aria-label="Pages">
-          <Link to={PAGES.catalogue} current={location.path === PAGES.catalogue}>
-            Models
-          </Link>
-          <Link to={PAGES.apiKeys} current={location.path === PAGES.apiKeys}>
-            API keys
-          </Link>
+          {link(PAGES.catalogue, "Models")}
+          {link(PAGES.apiKeys, "API keys")}
+          {link(PAGES.subscriptions, "Subscriptions")}
+          {isAdmin(me) && link(PAGES.approvals, "Approval queue")}
         </nav>
         <Account me={me} loading={loading} />
       </header>

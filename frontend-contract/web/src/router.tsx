@@ -1,7 +1,13 @@
 // The portal's few pages by path, with the History API (no server round trip between pages).
 import { type MouseEvent, type ReactNode, createContext, useContext, useEffect, useState } from "react";
 
-export const PAGES = { catalogue: "/", apiKeys: "/keys", signIn: "/sign-in" } as const;
+export const PAGES = {
+  catalogue: "/",
+  apiKeys: "/keys",
+  subscriptions: "/subscriptions",
+  approvals: "/admin/requests",
+  signIn: "/sign-in",
+} as const;
 
 export type Location = { path: string; search: URLSearchParams };
 

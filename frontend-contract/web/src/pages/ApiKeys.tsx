@@ -1,11 +1,20 @@
-// The API keys page: each key with the models it may call (chips), its status and expiry;
-// Create key (a dialog offering only subscribed models, showing the secret once) and Revoke.
+// The API keys page: the caller's budget, then each key with the models it may call (chips),
+// its status, spend and expiry; Create key (a dialog offering only subscribed models, showing
+// the secret once), Edit, Rotate (the new secret once) and Revoke.
 import { useMutation, useQuery } from "@apollo/client/react";
 import { useState } from "react";
 
-import { type ApiKeyRowFragment, ApiKeyRevokeDocument, MyApiKeysDocument } from "../../../src/generated/graphql";
+import {
+  type ApiKeyRowFragment,
+  ApiKeyRevokeDocument,
+  MyApiKeysDocument,
+  MyBudgetDocument,
+} from "../../../src/generated/graphql";
 import { Failure, RequestFailure } from "../errors";
+import { formatDate, formatMoney } from "../format";
 import { CreateKeyDialog } from "./CreateKeyDialog";
+import { EditKeyDialog } from "./EditKeyDialog";
+import { RotateKeyDialog } from "./RotateKeyDialog";
 
 const STATUS: Record<ApiKeyRowFragment["status"], string> = {
   ACTIVE: "Active",
@@ -14,12 +23,12 @@ const STATUS: Record<ApiKeyRowFragment["status"], string> = {
   EXPIRED: "Expired",
 };
 
-export const formatDate = (value: unknown) =>
-  typeof value === "string" ? new Date(value).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+type Open = { dialog: "edit" | "rotate"; apiKey: ApiKeyRowFragment } | null;
 
 export function ApiKeysPage() {
   const { data, loading, error } = useQuery(MyApiKeysDocument);
   const [creating, setCreating] = useState(false);
+  const [open, setOpen] = useState<Open>(null);
   return (
     <>
       <div className="page-title">
@@ -28,7 +37,10 @@ export function ApiKeysPage() {
           Create key
         </button>
       </div>
+      <Budget />
       {creating && <CreateKeyDialog onClose={() => setCreating(false)} />}
+      {open?.dialog === "edit" && <EditKeyDialog apiKey={open.apiKey} onClose={() => setOpen(null)} />}
+      {open?.dialog === "rotate" && <RotateKeyDialog apiKey={open.apiKey} onClose={() => setOpen(null)} />}
       {error && <RequestFailure error={error} />}
       {loading && !data && <p aria-live="polite">Loading your keys…</p>}
       {data && data.apiKeys.length === 0 && <p>You have no API key yet.</p>}
@@ -41,6 +53,7 @@ export function ApiKeysPage() {
               <th scope="col">Key</th>
               <th scope="col">Models</th>
               <th scope="col">Status</th>
+              <th scope="col">Spend</th>
               <th scope="col">Created</th>
               <th scope="col">Expires</th>
               <th scope="col">
@@ -50,7 +63,7 @@ export function ApiKeysPage() {
           </thead>
           <tbody>
             {data.apiKeys.map((key) => (
-              <KeyRow key={key.id} apiKey={key} />
+              <KeyRow key={key.id} apiKey={key} onOpen={setOpen} />
             ))}
           </tbody>
         </table>
@@ -59,7 +72,47 @@ export function ApiKeysPage() {
   );
 }
 
-function KeyRow({ apiKey }: { apiKey: ApiKeyRowFragment }) {
+/** What the caller has spent of their budget, as last read from LiteLLM. */
+function Budget() {
+  // Not cached: after a session ended elsewhere its `me: null` would overwrite the shell's
+  // `me`, sending the person to sign in without a word; the keys query says why instead.
+  const { data, error } = useQuery(MyBudgetDocument, { fetchPolicy: "no-cache" });
+  const budget = data?.me?.budget;
+  if (error) return <RequestFailure error={error} />;
+  if (!data) return null;
+  return (
+    <section className="budget" aria-labelledby="budget-title">
+      <h2 id="budget-title">Your budget</h2>
+      {!budget ? (
+        <p>No budget is set for you.</p>
+      ) : (
+        <p>
+          {budget.spend === null
+            ? `${formatMoney(budget.maxBudget)}; what you have spent is not known yet.`
+            : `${formatMoney(budget.spend)} spent of ${formatMoney(budget.maxBudget)}` +
+              (budget.syncedAt ? ` (as of ${formatDate(budget.syncedAt)})` : "") +
+              "."}
+          {budget.resetAt ? ` It starts again on ${formatDate(budget.resetAt)}.` : ""}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** A key's spend (with its budget, if it has one) and how old that figure is. */
+function Spend({ apiKey }: { apiKey: ApiKeyRowFragment }) {
+  const budget = apiKey.maxBudget === null ? null : formatMoney(apiKey.maxBudget);
+  if (apiKey.spend === null) return <>{budget ? `Not known yet (budget ${budget})` : "Not known yet"}</>;
+  return (
+    <>
+      {formatMoney(apiKey.spend)}
+      {budget && ` of ${budget}`}
+      {apiKey.spendSyncedAt && <span className="hint when">as of {formatDate(apiKey.spendSyncedAt)}</span>}
+    </>
+  );
+}
+
+function KeyRow({ apiKey, onOpen }: { apiKey: ApiKeyRowFragment; onOpen: (open: Open) => void }) {
   return (
     <tr data-key={apiKey.id}>
       <th scope="row">{apiKey.name}</th>
@@ -77,9 +130,24 @@ function KeyRow({ apiKey }: { apiKey: ApiKeyRowFragment }) {
         <span className={`status status-${apiKey.status.toLowerCase()}`}>{STATUS[apiKey.status]}</span>
         {apiKey.revokedAt ? <span className="when"> {formatDate(apiKey.revokedAt)}</span> : null}
       </td>
+      <td>
+        <Spend apiKey={apiKey} />
+      </td>
       <td>{formatDate(apiKey.createdAt)}</td>
       <td>{apiKey.expiresAt ? formatDate(apiKey.expiresAt) : "Never"}</td>
-      <td>{apiKey.status === "ACTIVE" && <Revoke apiKey={apiKey} />}</td>
+      <td>
+        {apiKey.status === "ACTIVE" && (
+          <div className="actions">
+            <button type="button" className="secondary" onClick={() => onOpen({ dialog: "edit", apiKey })}>
+              Edit<span className="visually-hidden"> {apiKey.name}</span>
+            </button>
+            <button type="button" className="secondary" onClick={() => onOpen({ dialog: "rotate", apiKey })}>
+              Rotate<span className="visually-hidden"> {apiKey.name}</span>
+            </button>
+            <Revoke apiKey={apiKey} />
+          </div>
+        )}
+      </td>
     </tr>
   );
 }

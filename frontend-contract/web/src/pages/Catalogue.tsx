@@ -7,6 +7,7 @@ import {
   type ModelCatalogueQuery,
   ModelCatalogueDocument,
   SubscriptionCreateDocument,
+  type SubscriptionStatus,
 } from "../../../src/generated/graphql";
 import { Failure, RequestFailure } from "../errors";
 import { Link, here, useRouter } from "../router";
@@ -14,7 +15,8 @@ import { signInPath } from "./SignIn";
 
 type CatalogueModel = ModelCatalogueQuery["models"][number];
 
-const SUBSCRIPTION_STATE: Record<string, string> = {
+/** A subscription's status in words (the subscriptions page shows them too). */
+export const SUBSCRIPTION_STATE: Record<SubscriptionStatus, string> = {
   ACTIVE: "Subscribed",
   PENDING: "Pending approval",
   DENIED: "Subscription denied",
