@@ -703,6 +703,7 @@ async def test_an_admin_approves_a_restricted_subscription_and_the_user_creates_
     async with (
         visiting(browser, service.url, tmp_path / "user") as user,
         visiting(browser, service.url, tmp_path / "admin") as admin,
+        visiting(browser, service.url, tmp_path / "reader") as reader,
     ):
         async with user.step("the user asks for the restricted model"):
             await user.page.goto("/sign-in")
@@ -718,6 +719,28 @@ async def test_an_admin_approves_a_restricted_subscription_and_the_user_creates_
             dialog = user.page.get_by_role("dialog", name="Create key")
             await expect(dialog).to_contain_text("You have no active subscription")
             await dialog.get_by_role("button", name="Cancel").click()
+        async with reader.step("a read-only administrator reads the queue, with no way to decide"):
+            # The development sign-in page offers no read-only role: sign in with its groups.
+            signed_in = await reader.page.request.post(
+                f"{reader.url}/auth/dev-login",
+                data={
+                    "username": "portal-reader-rita",
+                    "email": "portal-reader-rita@example.com",
+                    "groups": ["litemaas-readonly"],
+                },
+            )
+            assert signed_in.ok, await signed_in.text()
+            await reader.page.goto("/")
+            await reader.page.get_by_role("link", name="Approval queue").click()
+            queue = reader.page.get_by_role("main")
+            await expect(queue.get_by_role("heading", name="Approval queue")).to_be_visible()
+            frank = queue.get_by_role("row").filter(has_text="portal-frank@example.com")
+            await expect(frank).to_contain_text(RESTRICTED_MODEL)
+            await expect(queue.get_by_role("checkbox")).to_have_count(0)
+            await expect(queue.get_by_role("button")).to_have_count(0)
+            await expect(queue.get_by_label(re.compile("^Reason"))).to_have_count(0)
+            await expect(queue).to_contain_text("Only an administrator may approve or deny them.")
+            await reader.accessible("approval queue (read-only administrator)")
         request = "Select portal-frank's request for " + RESTRICTED_MODEL
         async with admin.step("the administrator's queue lists the request"):
             await admin.page.goto("/sign-in")
