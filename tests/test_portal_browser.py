@@ -1,9 +1,10 @@
 """The reference portal (frontend-contract/web) in headless Chromium, as a person uses it.
 
 `litemaas-bff dev` serves the built portal on a PostgreSQL database of its own, with the LiteLLM
-emulator served beside it (so a test can take LiteLLM down); one browser per module, a fresh
-context (no cookies) per test. Each step that fails leaves a screenshot in the test's
-`tmp_path`; every page is checked with axe-core (no serious or critical violation).
+emulator served beside it (so a test can take LiteLLM down, or call a model with a key) and a
+spend sync every second; one browser per module, a fresh context (no cookies) per test. Each
+step that fails leaves a screenshot in the test's `tmp_path`; every page is checked with
+axe-core (no serious or critical violation).
 With `PORTAL_SCREENSHOTS=<directory>`, each page or state checked is also saved there as a
 screenshot, with its axe-core violations beside it (`<state>.png`, `<state>.axe.json`).
 """
@@ -53,6 +54,12 @@ REGISTERED = {
     )["operations"]
 }
 RESTRICTED_MODEL = "m2"
+# The emulator charges calls to this model per token, as tests/contract/litellm-config.yaml
+# prices the real proxies' models; the others cost nothing.
+PRICED_MODEL = "m1"
+PRICE = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
+# How often the service reads spend from LiteLLM, in seconds (300 unless set).
+SPEND_SYNC_INTERVAL = "1"
 TIMEOUT_MS = 20_000
 ADMIN_GROUPS = ["litemaas-admins"]
 SCREENSHOTS = os.environ.get("PORTAL_SCREENSHOTS")
@@ -96,6 +103,11 @@ def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 assert process.poll() is None, f"the emulator exited:\n{log.read_text()}"
                 assert time.monotonic() < deadline, f"no emulator after 30 s:\n{log.read_text()}"
                 time.sleep(0.1)
+            httpx.post(
+                f"{url}/_emulator/models",
+                headers={"Authorization": f"Bearer {EMULATOR_MASTER_KEY}"},
+                json={"model_name": PRICED_MODEL, "model_info": PRICE},
+            ).raise_for_status()
             yield url
         finally:
             process.terminate()
@@ -130,6 +142,7 @@ async def service(
         "DATABASE_URL": portal_database,
         "LITELLM_URL": emulator_url,
         "LITELLM_MASTER_KEY": EMULATOR_MASTER_KEY,
+        "SPEND_SYNC_INTERVAL_SECONDS": SPEND_SYNC_INTERVAL,
         "LOG_LEVEL": "warning",
     }
     with served("dev", env, tmp_path_factory.mktemp("portal")) as service:
@@ -577,6 +590,79 @@ async def test_edit_a_keys_models_and_rotate_its_secret(person: Person) -> None:
             assert still.status_code == 200, still.text
 
 
+def dollars(amount: float) -> str:
+    """An amount of US dollars as the portal shows it (to the cent)."""
+    return f"${amount:,.2f}"
+
+
+async def _chat(emulator_url: str, secret: str, model: str) -> float:
+    """One chat completion made with the key straight to LiteLLM; what it costs, from the
+    model's price per token and the tokens LiteLLM reports for the call."""
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {secret}"}
+    ) as client:
+        answer = await client.post(
+            "/v1/chat/completions",
+            json={"model": model, "messages": [{"role": "user", "content": "Hello"}]},
+        )
+        assert answer.status_code == 200, answer.text
+        usage = answer.json()["usage"]
+        infos = (await client.get("/v1/model/info")).raise_for_status().json()["data"]
+    [price] = [m["model_info"] for m in infos if m["model_name"] == model]
+    cost: float = (
+        usage["prompt_tokens"] * price["input_cost_per_token"]
+        + usage["completion_tokens"] * price["output_cost_per_token"]
+    )
+    assert cost > 0, f"{model} costs nothing: {price}"
+    return cost
+
+
+async def spend_cell(page: Page, row: Any) -> Any:
+    """The row's cell under the keys table's Spend heading."""
+    headings = await page.locator("table.keys thead th").all_inner_texts()
+    return row.locator("th, td").nth(headings.index("Spend"))
+
+
+async def test_the_keys_page_shows_what_each_key_and_the_user_spent(
+    person: Person, emulator_url: str
+) -> None:
+    page = person.page
+    calls = {"batch": 3, "chat": 1}
+    secrets: dict[str, str] = {}
+    async with person.step("subscribe to the priced model and create two keys for it"):
+        await page.goto("/sign-in")
+        await person.sign_in("portal-ivy")
+        await person.subscribe(PRICED_MODEL)
+        for name in calls:
+            secrets[name] = await person.create_key(name, [PRICED_MODEL])
+    spent: dict[str, float] = {}
+    async with person.step("call the model with each key, straight to LiteLLM"):
+        for name, count in calls.items():
+            costs = [await _chat(emulator_url, secrets[name], PRICED_MODEL) for _ in range(count)]
+            spent[name] = sum(costs)
+        assert spent["batch"] != spent["chat"]
+    async with person.step("the spend sync brings each key's spend and the user's to the page"):
+        cells = {name: await spend_cell(page, key_row(page, name)) for name in calls}
+        shown = {
+            name: re.compile(rf"^{re.escape(dollars(spent[name]))}\s*as of ") for name in calls
+        }
+        budget = page.get_by_role("region", name="Your budget")
+        deadline = time.monotonic() + 30
+        while True:  # the page shows what was read from LiteLLM when it was loaded
+            await page.reload()
+            try:
+                for name in calls:
+                    await expect(cells[name]).to_have_text(shown[name], timeout=2_000)
+                await expect(budget).to_contain_text(
+                    f"{dollars(sum(spent.values()))} spent of ", timeout=2_000
+                )
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+        await person.accessible("API keys (spend synced)")
+
+
 async def test_cancel_a_subscription(person: Person) -> None:
     page = person.page
     async with person.step("subscribe to m1 and the restricted model, and make a key for m1"):
@@ -617,6 +703,7 @@ async def test_an_admin_approves_a_restricted_subscription_and_the_user_creates_
     async with (
         visiting(browser, service.url, tmp_path / "user") as user,
         visiting(browser, service.url, tmp_path / "admin") as admin,
+        visiting(browser, service.url, tmp_path / "reader") as reader,
     ):
         async with user.step("the user asks for the restricted model"):
             await user.page.goto("/sign-in")
@@ -632,6 +719,28 @@ async def test_an_admin_approves_a_restricted_subscription_and_the_user_creates_
             dialog = user.page.get_by_role("dialog", name="Create key")
             await expect(dialog).to_contain_text("You have no active subscription")
             await dialog.get_by_role("button", name="Cancel").click()
+        async with reader.step("a read-only administrator reads the queue, with no way to decide"):
+            # The development sign-in page offers no read-only role: sign in with its groups.
+            signed_in = await reader.page.request.post(
+                f"{reader.url}/auth/dev-login",
+                data={
+                    "username": "portal-reader-rita",
+                    "email": "portal-reader-rita@example.com",
+                    "groups": ["litemaas-readonly"],
+                },
+            )
+            assert signed_in.ok, await signed_in.text()
+            await reader.page.goto("/")
+            await reader.page.get_by_role("link", name="Approval queue").click()
+            queue = reader.page.get_by_role("main")
+            await expect(queue.get_by_role("heading", name="Approval queue")).to_be_visible()
+            frank = queue.get_by_role("row").filter(has_text="portal-frank@example.com")
+            await expect(frank).to_contain_text(RESTRICTED_MODEL)
+            await expect(queue.get_by_role("checkbox")).to_have_count(0)
+            await expect(queue.get_by_role("button")).to_have_count(0)
+            await expect(queue.get_by_label(re.compile("^Reason"))).to_have_count(0)
+            await expect(queue).to_contain_text("Only an administrator may approve or deny them.")
+            await reader.accessible("approval queue (read-only administrator)")
         request = "Select portal-frank's request for " + RESTRICTED_MODEL
         async with admin.step("the administrator's queue lists the request"):
             await admin.page.goto("/sign-in")

@@ -1,5 +1,6 @@
 // The app shell: who is signed in, the navigation, and the page for the current path.
-// The approval queue is an administrator's: the service's `admin` role, as `me.roles` lists it.
+// The approval queue is for the service's `admin` role, as `me.roles` lists it, which may decide,
+// and for `admin-readonly`, which may only read it.
 import { useMutation, useQuery } from "@apollo/client/react";
 import type { ReactNode } from "react";
 
@@ -17,14 +18,15 @@ import { SubscriptionsPage } from "./pages/Subscriptions";
 import { Link, PAGES, Redirect, here, useRouter } from "./router";
 
 const ADMIN_ROLE = "admin";
+const READ_ONLY_ADMIN_ROLE = "admin-readonly";
 
 /** Pages for signed-in people only, and the page for administrators only. */
 const SIGNED_IN_PAGES: Record<string, (me: CurrentUserFragment) => ReactNode> = {
   [PAGES.apiKeys]: () => <ApiKeysPage />,
   [PAGES.subscriptions]: () => <SubscriptionsPage />,
   [PAGES.approvals]: (me) =>
-    isAdmin(me) ? (
-      <ApprovalsPage />
+    readsQueue(me) ? (
+      <ApprovalsPage decides={isAdmin(me)} />
     ) : (
       <>
         <h1>Approval queue</h1>
@@ -34,6 +36,8 @@ const SIGNED_IN_PAGES: Record<string, (me: CurrentUserFragment) => ReactNode> = 
 };
 
 const isAdmin = (me: CurrentUserFragment | null) => me?.roles.includes(ADMIN_ROLE) ?? false;
+const readsQueue = (me: CurrentUserFragment | null) =>
+  isAdmin(me) || (me?.roles.includes(READ_ONLY_ADMIN_ROLE) ?? false);
 
 export function App() {
   const { location } = useRouter();
@@ -63,7 +67,7 @@ export function App() {
           {link(PAGES.catalogue, "Models")}
           {link(PAGES.apiKeys, "API keys")}
           {link(PAGES.subscriptions, "Subscriptions")}
-          {isAdmin(me) && link(PAGES.approvals, "Approval queue")}
+          {readsQueue(me) && link(PAGES.approvals, "Approval queue")}
         </nav>
         <Account me={me} loading={loading} />
       </header>

@@ -1,7 +1,7 @@
 // The administrator's approval queue: pending subscription requests, oldest first. Select some,
 // then Approve or Deny them (denying needs a reason, which the history keeps); each request's
 // outcome is shown in the contract's words, since some may fail (another administrator may have
-// decided one meanwhile).
+// decided one meanwhile). A read-only administrator sees the queue without the means to decide.
 import { useMutation, useQuery } from "@apollo/client/react";
 import { type FormEvent, useState } from "react";
 
@@ -25,7 +25,7 @@ const DONE: Record<Decision, string> = { approve: "Approved", deny: "Denied" };
 
 const describe = (request: Request) => `${request.user.username}'s request for ${request.model.name}`;
 
-export function ApprovalsPage() {
+export function ApprovalsPage({ decides }: { decides: boolean }) {
   const { data, loading, error, refetch } = useQuery(SubscriptionRequestsDocument, {
     variables: { status: "PENDING", modelId: null, userId: null, after: null },
   });
@@ -100,23 +100,26 @@ export function ApprovalsPage() {
             {data.subscriptionRequests.totalCount > requests.length
               ? `The oldest ${requests.length} of ${data.subscriptionRequests.totalCount} pending requests.`
               : `${requests.length} pending ${requests.length === 1 ? "request" : "requests"}, oldest first.`}
+            {!decides && " Only an administrator may approve or deny them."}
           </p>
           <table className="keys">
             <caption className="visually-hidden">Pending subscription requests, oldest first</caption>
             <thead>
               <tr>
-                <th scope="col">
-                  <label className="inline">
-                    <input
-                      type="checkbox"
-                      checked={requests.every((request) => selected.has(request.id))}
-                      onChange={(event) =>
-                        setSelected(new Set(event.currentTarget.checked ? requests.map((request) => request.id) : []))
-                      }
-                    />
-                    <span className="visually-hidden">Select every request</span>
-                  </label>
-                </th>
+                {decides && (
+                  <th scope="col">
+                    <label className="inline">
+                      <input
+                        type="checkbox"
+                        checked={requests.every((request) => selected.has(request.id))}
+                        onChange={(event) =>
+                          setSelected(new Set(event.currentTarget.checked ? requests.map((request) => request.id) : []))
+                        }
+                      />
+                      <span className="visually-hidden">Select every request</span>
+                    </label>
+                  </th>
+                )}
                 <th scope="col">User</th>
                 <th scope="col">Model</th>
                 <th scope="col">Requested</th>
@@ -125,14 +128,16 @@ export function ApprovalsPage() {
             <tbody>
               {requests.map((request) => (
                 <tr key={request.id} data-subscription={request.id}>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${describe(request)}`}
-                      checked={selected.has(request.id)}
-                      onChange={(event) => toggle(request.id, event.currentTarget.checked)}
-                    />
-                  </td>
+                  {decides && (
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Select ${describe(request)}`}
+                        checked={selected.has(request.id)}
+                        onChange={(event) => toggle(request.id, event.currentTarget.checked)}
+                      />
+                    </td>
+                  )}
                   <th scope="row">
                     {request.user.username}
                     <span className="hint when">{request.user.email}</span>
@@ -143,19 +148,29 @@ export function ApprovalsPage() {
               ))}
             </tbody>
           </table>
-          <label>
-            Reason (kept in the request&apos;s history; needed to deny)
-            <textarea name="reason" rows={2} maxLength={1000} aria-invalid={needsReason || undefined} />
-          </label>
-          {needsReason && <p className="hint">Give a reason to deny.</p>}
-          <div className="buttons">
-            <button type="submit" name="decision" value="approve" disabled={busy || selected.size === 0}>
-              Approve selected
-            </button>
-            <button type="submit" name="decision" value="deny" className="danger" disabled={busy || selected.size === 0}>
-              Deny selected
-            </button>
-          </div>
+          {decides && (
+            <>
+              <label>
+                Reason (kept in the request&apos;s history; needed to deny)
+                <textarea name="reason" rows={2} maxLength={1000} aria-invalid={needsReason || undefined} />
+              </label>
+              {needsReason && <p className="hint">Give a reason to deny.</p>}
+              <div className="buttons">
+                <button type="submit" name="decision" value="approve" disabled={busy || selected.size === 0}>
+                  Approve selected
+                </button>
+                <button
+                  type="submit"
+                  name="decision"
+                  value="deny"
+                  className="danger"
+                  disabled={busy || selected.size === 0}
+                >
+                  Deny selected
+                </button>
+              </div>
+            </>
+          )}
         </form>
       )}
     </>
