@@ -3,7 +3,7 @@
 The access check, the signed-in user and the API-keys page run on nearly every request. Through
 SQLAlchemy each statement costs about 0.3 ms of CPU before and after the database answers
 (connection checkout, execution context, the hand-off to a greenlet): more than everything else
-in an access check. So on PostgreSQL these statements run on an asyncpg pool of their own, as
+in an access check. So on PostgreSQL these statements run on asyncpg connections of their own, as
 SQL SQLAlchemy compiled once; on SQLite (development) they run on the engine as Core statements.
 
 Both ways must give the same rows. So a statement is declared once, at import, with

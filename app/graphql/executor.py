@@ -7,8 +7,9 @@ of an object type (its name; Apollo's cache asks for it on every object). For ea
 graphql-core builds a resolve info, calls strawberry's resolver wrapper and walks
 `complete_value`; the API-keys page has about 1,000.
 This executor turns each selection set of plain fields into a function written for it (one
-call per object: attribute reads, a type check for strings, a call only where a value needs
-coercing) and completes lists of such objects with it. These plans are kept across requests
+call per object: attribute reads, a type check for the values that are their own answer -
+strings, booleans, 32-bit ints, finite floats, nulls in nullable fields - and a call only where
+a value needs coercing) and completes lists of such objects with it. These plans are kept across requests
 for each operation (documents are parsed once per process, `schema.Documents`, so the same
 operation comes back as the same nodes), bounded; an operation whose `@skip`/`@include` take
 variables, whose selections may change from one request to the next, is planned per request.
