@@ -9,10 +9,11 @@ graphql-core builds a resolve info, calls strawberry's resolver wrapper and walk
 This executor turns each selection set of plain fields into a function written for it (one
 call per object: attribute reads, a type check for the values that are their own answer -
 strings, booleans, 32-bit ints, finite floats, nulls in nullable fields - and a call only where
-a value needs coercing) and completes lists of such objects with it. These plans are kept across requests
-for each operation (documents are parsed once per process, `schema.Documents`, so the same
-operation comes back as the same nodes), bounded; an operation whose `@skip`/`@include` take
-variables, whose selections may change from one request to the next, is planned per request.
+a value needs coercing) and completes lists of such objects with it. These plans are kept
+across requests for each operation (documents are parsed once per process, `schema.Documents`,
+so the same operation comes back as the same nodes), bounded; an operation whose
+`@skip`/`@include` take variables, whose selections may change from one request to the next,
+is planned per request.
 
 Anything else goes through graphql-core's own path: fields with resolvers, extensions, permission
 classes or arguments, abstract types, objects with an `is_type_of` check, deferred fragments and
