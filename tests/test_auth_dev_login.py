@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
 
-from app.auth.session import SESSION_COOKIE
+from app.auth.session import SESSION_COOKIE, Session, SessionCookie
 from app.db.models import AuditEvent, User
 from app.main import create_app
 from app.settings import AuthMode, Environment, Settings
@@ -104,6 +107,32 @@ async def test_a_session_past_its_expiry_is_anonymous(
     fresh = {"uid": user_id, "gen": 0, "exp": int(time.time()) + 60}
     client.cookies.set(SESSION_COOKIE, write_session(fresh, secret))
     assert (await portal.data(documents.ME))["me"]["id"] == user_id
+
+
+def _carrying(cookie: str) -> Request:
+    header = f"{SESSION_COOKIE}={cookie}".encode()
+    return Request({"type": "http", "headers": [(b"cookie", header)]})
+
+
+async def test_a_cookie_accepted_once_is_refused_past_its_expiry_and_past_the_maximum_age(
+    settings: Settings,
+) -> None:
+    # The cookie is remembered once its signature has held: its expiry and age are not.
+    cookies = SessionCookie(settings)
+    short_lived = SessionCookie(settings.model_copy(update={"session_max_age": 1}))
+    secret = settings.session_secret.get_secret_value()
+    user_id = "00000000-0000-4000-8000-000000000001"
+    expiring = write_session({"uid": user_id, "gen": 0, "exp": int(time.time()) + 2}, secret)
+    lasting = write_session({"uid": user_id, "gen": 0, "exp": int(time.time()) + 60}, secret)
+    signed_in = Session(uuid.UUID(user_id), 0)
+    assert cookies.session(_carrying(expiring)) == signed_in
+    assert short_lived.session(_carrying(lasting)) == signed_in
+    assert short_lived.session(_carrying(lasting[:-4] + "AAAA")) is None
+
+    await asyncio.sleep(2.5)
+    assert cookies.session(_carrying(expiring)) is None  # its own expiry passed
+    assert short_lived.session(_carrying(lasting)) is None  # older than SESSION_MAX_AGE
+    assert cookies.session(_carrying(lasting)) == signed_in
 
 
 async def test_a_cookie_without_a_session_generation_signs_nobody_in(

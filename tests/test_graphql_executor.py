@@ -48,6 +48,9 @@ class Leaf:
     label: str | None
     colour: Colour
     at: datetime
+    count: int = 1
+    share: float | None = 0.5
+    lit: bool = True
 
 
 @strawberry.type
@@ -235,6 +238,36 @@ async def test_value_that_does_not_coerce_is_graphql_cores_error(
     got, expected, _ = await _both([_branch(0, leaves=[_leaf(1), _leaf(2), bad])], withTags=False)
     assert expected.errors
     assert _answer(got) == _answer(expected)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("count", 2**31),  # beyond 32 bits: an error
+        ("count", -(2**31) - 1),
+        ("count", True),  # 1
+        ("count", 3.0),  # 3
+        ("count", 2.5),  # an error
+        ("share", float("nan")),  # an error
+        ("share", float("inf")),
+        ("share", 1),  # 1.0
+        ("share", True),  # 1
+        ("share", None),
+        ("lit", 1),  # True
+        ("lit", "yes"),  # an error
+        ("id", 7),  # "7"
+        ("label", Colour.RED),  # not a str: String's coercion decides
+    ],
+)
+async def test_scalars_are_their_own_answer_only_where_graphql_core_returns_them_unchanged(
+    attribute: str, value: Any
+) -> None:
+    odd = _leaf(0)
+    setattr(odd, attribute, value)
+    query = "{ leaves { id label count share lit } }"
+    got, expected, _ = await _both([_branch(0, leaves=[_leaf(1), odd])], query)
+    # repr: 1, 1.0 and True are equal in Python, not in the answer.
+    assert repr(_answer(got)) == repr(_answer(expected))
 
 
 async def test_not_a_list_is_graphql_cores_error() -> None:

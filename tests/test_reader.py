@@ -3,6 +3,7 @@ SQLite (SQLAlchemy Core); what it could not run the same way is refused when dec
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import itertools
 import pkgutil
@@ -245,6 +246,80 @@ async def test_the_key_listing_reads_the_rows_it_was_given(
             (KEYS[0], ApiKeyStatus.ACTIVE, "ollama/llama2"),
             (KEYS[1], ApiKeyStatus.REVOKED, "m1"),
         ]
+
+
+# Statements for the tests of the reader's connections, on PostgreSQL only: declared after
+# DECLARED, so not compared with SQLite.
+_SLEEP = reader.statement(
+    "tests.backend_after_sleep",
+    sa.select(
+        sa.func.pg_backend_pid().label("pid"),
+        sa.func.pg_sleep(sa.bindparam("seconds", type_=sa.Float)).label("slept"),
+    ),
+)
+_DIVIDE = reader.statement(
+    "tests.divide", sa.select((sa.literal(1) / sa.bindparam("by", type_=sa.Integer)).label("q"))
+)
+
+
+async def _backend(postgres: Reader, seconds: float = 0) -> int:
+    """The server process of the connection that ran the statement."""
+    rows = await asyncio.wait_for(postgres.all(_SLEEP, {"seconds": seconds}), 10)
+    pid: int = rows[0][0]
+    return pid
+
+
+async def test_the_reader_opens_at_most_its_pool_size_and_serves_every_caller(
+    db_engine: AsyncEngine,
+) -> None:
+    postgres = Reader(db_engine, pool_size=2)
+    try:
+        pids = await asyncio.gather(*(_backend(postgres, 0.1) for _ in range(6)))
+        assert len(set(pids)) == 2
+        # Handed back, the connections serve the next callers.
+        assert set(await asyncio.gather(_backend(postgres), _backend(postgres))) == set(pids)
+    finally:
+        await postgres.close()
+
+
+async def test_a_statement_that_did_not_answer_closes_its_connection_and_frees_its_place(
+    db_engine: AsyncEngine,
+) -> None:
+    postgres = Reader(db_engine, pool_size=1)
+    try:
+        first = await _backend(postgres)
+        cancelled = asyncio.create_task(_backend(postgres, 5))
+        await asyncio.sleep(0.5)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        # Its state unknown, that connection was closed; the one place is free again.
+        second = await _backend(postgres)
+        assert second != first
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await postgres.all(_DIVIDE, {"by": 0})
+        third = await _backend(postgres)
+        assert third != second
+        assert await _backend(postgres) == third
+    finally:
+        await postgres.close()
+
+
+async def test_a_caller_cancelled_while_waiting_for_a_connection_leaves_the_others_served(
+    db_engine: AsyncEngine,
+) -> None:
+    postgres = Reader(db_engine, pool_size=1)
+    try:
+        holding = asyncio.create_task(_backend(postgres, 0.3))
+        await asyncio.sleep(0.1)
+        gone = asyncio.create_task(_backend(postgres))
+        waiting = asyncio.create_task(_backend(postgres))
+        await asyncio.sleep(0.05)
+        gone.cancel()
+        assert await waiting == await holding
+        assert gone.cancelled()
+    finally:
+        await postgres.close()
 
 
 _users_table = SQLModel.metadata.tables["users"]

@@ -67,22 +67,49 @@ class SessionCookie:
 
     For routes that never change the session (GraphQL): the middleware would also re-sign and
     re-send the cookie with every answer, which extends nothing (the expiry is inside it).
+
+    A browser sends the same cookie with every request: once its signature has been checked,
+    the cookie is remembered (the most recent `_KEPT`) with its content and the time it was
+    signed, so that its age and expiry are checked again on each request, its signature not.
     """
+
+    _KEPT = 1024
 
     def __init__(self, settings: Settings) -> None:
         self._signer = TimestampSigner(settings.session_secret.get_secret_value())
         self._max_age = settings.session_max_age
+        self._verified: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def session(self, conn: HTTPConnection) -> Session | None:
         """The signed-in session, or None when anonymous, expired or tampered with."""
         cookie = conn.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
+        verified = self._verified.get(cookie)
+        if verified is None:
+            verified = self._verify(cookie)
+        # Remembered: its age checked as the signer checks it (whole seconds, none from the
+        # future).
+        elif not 0 <= int(time.time()) - verified[0] <= self._max_age:
+            return None
+        return _session(verified[1]) if verified is not None else None
+
+    def _verify(self, cookie: str) -> tuple[int, dict[str, Any]] | None:
+        """When the cookie was signed and its content, if its signature holds and it is not
+        older than the sessions' maximum age."""
         try:
-            session = json.loads(b64decode(self._signer.unsign(cookie, max_age=self._max_age)))
+            value, signed_at = self._signer.unsign(
+                cookie, max_age=self._max_age, return_timestamp=True
+            )
+            session = json.loads(b64decode(value))
         except (BadSignature, ValueError):
             return None
-        return _session(session) if isinstance(session, dict) else None
+        if not isinstance(session, dict):
+            return None
+        if len(self._verified) >= self._KEPT:
+            del self._verified[next(iter(self._verified))]
+        verified = self._verified[cookie] = (int(signed_at.timestamp()), session)
+        return verified
 
 
 def _session(session: dict[str, Any]) -> Session | None:

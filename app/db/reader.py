@@ -3,7 +3,7 @@
 The access check, the signed-in user and the API-keys page run on nearly every request. Through
 SQLAlchemy each statement costs about 0.3 ms of CPU before and after the database answers
 (connection checkout, execution context, the hand-off to a greenlet): more than everything else
-in an access check. So on PostgreSQL these statements run on an asyncpg pool of their own, as
+in an access check. So on PostgreSQL these statements run on asyncpg connections of their own, as
 SQL SQLAlchemy compiled once; on SQLite (development) they run on the engine as Core statements.
 
 Both ways must give the same rows. So a statement is declared once, at import, with
@@ -22,6 +22,7 @@ compares them.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -178,10 +179,92 @@ def _result_problem(type_: TypeEngine[Any]) -> str | None:
     return None
 
 
-async def _no_reset(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
-    # asyncpg would otherwise send RESET ALL & co. after each statement: a round trip for
-    # nothing, as these single reads change no session state.
-    return None
+class _Connections:
+    """The reader's connections to PostgreSQL: at most `size`, each running one statement at a
+    time, opened when first needed.
+
+    asyncpg's pool hands each connection back through a task of its own (`asyncio.shield`):
+    event-loop turns that cost a statement as much CPU as running it. The reader's statements
+    are single reads that change no session state, so a connection goes back as it is once its
+    statement has answered; one whose statement did not (an error, a cancellation, a lost
+    connection) is closed at once, its state unknown, and the next caller opens another.
+    """
+
+    def __init__(self, connect_args: Mapping[str, Any], size: int) -> None:
+        self._connect_args = connect_args
+        self._size = size
+        self._idle: list[asyncpg.Connection[asyncpg.Record]] = []
+        self._opened = 0  # idle, in use and being opened
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+        connection = await self._acquire()
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+        except BaseException:
+            self._discard(connection)
+            raise
+        if self._closed or connection.is_closed():
+            self._discard(connection)
+        else:
+            self._idle.append(connection)
+            self._wake()
+        return rows
+
+    async def _acquire(self) -> asyncpg.Connection[asyncpg.Record]:
+        while True:
+            if self._closed:
+                raise asyncpg.InterfaceError("the reader's connections are closed")
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.is_closed():
+                    return connection
+                self._opened -= 1
+            if self._opened < self._size:
+                self._opened += 1
+                try:
+                    return await asyncpg.connect(**self._connect_args)
+                except BaseException:
+                    self._opened -= 1
+                    self._wake()
+                    raise
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken and cancelled at once: the turn passes on
+                raise
+            finally:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+
+    def _discard(self, connection: asyncpg.Connection[asyncpg.Record]) -> None:
+        connection.terminate()
+        self._opened -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """Let the longest-waiting caller try again: a connection is idle, or may be opened."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def close(self) -> None:
+        """Close the idle connections; those in use close when their statement answers."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self._opened -= 1
+            await connection.close()
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # to find the connections closed
 
 
 class Reader:
@@ -191,8 +274,7 @@ class Reader:
         self._engine = engine
         self._native = engine.dialect.driver == "asyncpg"
         self._pool_size = pool_size
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        self._opening = asyncio.Lock()
+        self._connections: _Connections | None = None
 
     async def all(self, statement: Statement, params: Mapping[str, Any]) -> Sequence[Row]:
         """The statement's rows; `params` fill its `bindparam`s."""
@@ -202,22 +284,14 @@ class Reader:
                 result: Sequence[Row] = (await conn.execute(statement.select, values)).all()
             return result
         args = [p.value if isinstance(p, _Fixed) else params[p] for p in statement.arguments]
-        pool = self._pool or await self._open()
-        rows: list[asyncpg.Record] = await pool.fetch(statement.sql, *args)
-        return rows
-
-    async def _open(self) -> asyncpg.Pool[asyncpg.Record]:
-        async with self._opening:
-            if self._pool is None:
-                _, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
-                for name in _SQLALCHEMY_ONLY_ARGS:
-                    kwargs.pop(name, None)
-                self._pool = await asyncpg.create_pool(
-                    **kwargs, min_size=0, max_size=self._pool_size, reset=_no_reset
-                )
-            return self._pool
+        if self._connections is None:
+            _, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
+            for name in _SQLALCHEMY_ONLY_ARGS:
+                kwargs.pop(name, None)
+            self._connections = _Connections(kwargs, self._pool_size)
+        return await self._connections.fetch(statement.sql, args)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._connections is not None:
+            connections, self._connections = self._connections, None
+            await connections.close()

@@ -7,11 +7,13 @@ of an object type (its name; Apollo's cache asks for it on every object). For ea
 graphql-core builds a resolve info, calls strawberry's resolver wrapper and walks
 `complete_value`; the API-keys page has about 1,000.
 This executor turns each selection set of plain fields into a function written for it (one
-call per object: attribute reads, a type check for strings, a call only where a value needs
-coercing) and completes lists of such objects with it. These plans are kept across requests
-for each operation (documents are parsed once per process, `schema.Documents`, so the same
-operation comes back as the same nodes), bounded; an operation whose `@skip`/`@include` take
-variables, whose selections may change from one request to the next, is planned per request.
+call per object: attribute reads, a type check for the values that are their own answer -
+strings, booleans, 32-bit ints, finite floats, nulls in nullable fields - and a call only where
+a value needs coercing) and completes lists of such objects with it. These plans are kept
+across requests for each operation (documents are parsed once per process, `schema.Documents`,
+so the same operation comes back as the same nodes), bounded; an operation whose
+`@skip`/`@include` take variables, whose selections may change from one request to the next,
+is planned per request.
 
 Anything else goes through graphql-core's own path: fields with resolvers, extensions, permission
 classes or arguments, abstract types, objects with an `is_type_of` check, deferred fragments and
@@ -31,16 +33,22 @@ import dataclasses
 import functools
 import keyword
 import logging
+import math
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     DirectiveNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLFloat,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -87,7 +95,9 @@ class _Plain:
     attribute: str
     read: Callable[[Any, str], Any]  # strawberry's default resolver: getattr unless configured
     complete: Completer
-    str_as_is: bool  # a String or ID: a str is its own answer
+    # A condition on `{v}`, the value, that holds when the value is its own answer (`_AS_IS`).
+    as_is: str | None
+    nullable: bool  # a null is its own answer
     constant: str | None = None  # `__typename`: the object type's name, read from nothing
 
 
@@ -339,7 +349,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 attribute="__typename",
                 read=getattr,
                 complete=_identity,
-                str_as_is=True,
+                as_is=None,
+                nullable=False,
                 constant=parent_type.name,
             )
         field_def = self.schema.get_field(parent_type, details[0].node.name.value)
@@ -352,6 +363,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if complete is None:
             return None
         value_type = field_def.type
+        nullable = not isinstance(value_type, GraphQLNonNull)
         if isinstance(value_type, GraphQLNonNull):
             value_type = value_type.of_type
         return _Plain(
@@ -359,7 +371,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             attribute=field.python_name,
             read=field.default_resolver,
             complete=complete,
-            str_as_is=value_type is GraphQLString or value_type is GraphQLID,
+            as_is=_AS_IS.get(value_type),
+            nullable=nullable,
         )
 
     def _value_completer(
@@ -421,7 +434,14 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
     Its text holds only names made here and attribute names checked to be identifiers; the
     response names (aliases come from the query) are values in its namespace.
     """
-    namespace: dict[str, Any] = {"Undefined": Undefined, "NotPlain": _NotPlain, "NULL": _NULL}
+    namespace: dict[str, Any] = {
+        "Undefined": Undefined,
+        "NotPlain": _NotPlain,
+        "NULL": _NULL,
+        "INF": math.inf,
+        "MIN_INT": GRAPHQL_MIN_INT,
+        "MAX_INT": GRAPHQL_MAX_INT,
+    }
     lines = ["def complete(source):"]
     if non_null is not None:
         lines += [
@@ -451,8 +471,12 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
         namespace[f"complete{i}"] = field.complete
         if field.constant is not None:
             continue
-        if field.str_as_is:
-            lines.append(f"    if v{i}.__class__ is not str: v{i} = complete{i}(v{i})")
+        # A value that is its own answer is not completed: no call for it.
+        own = ([f"v{i} is None"] if field.nullable else []) + (
+            [field.as_is.format(v=f"v{i}")] if field.as_is is not None else []
+        )
+        if own:
+            lines.append(f"    if not ({' or '.join(own)}): v{i} = complete{i}(v{i})")
         else:
             lines.append(f"    v{i} = complete{i}(v{i})")
     lines.append("    return {" + ", ".join(f"name{i}: v{i}" for i in range(len(fields))) + "}")
@@ -461,6 +485,16 @@ def _written(fields: tuple[_Plain, ...], *, non_null: bool | None) -> Completer:
     return complete
 
 
+# The values of graphql-core's own scalars that their coercion returns unchanged (or equal): a
+# str for String and ID, a bool for Boolean, an int of 32 bits for Int, a finite float for Float
+# (NaN fails both comparisons). Anything else, a subclass included, is coerced.
+_AS_IS: dict[GraphQLOutputType, str] = {
+    GraphQLString: "{v}.__class__ is str",
+    GraphQLID: "{v}.__class__ is str",
+    GraphQLBoolean: "{v}.__class__ is bool",
+    GraphQLInt: "({v}.__class__ is int and MIN_INT <= {v} <= MAX_INT)",
+    GraphQLFloat: "({v}.__class__ is float and -INF < {v} < INF)",
+}
 _NULL = "a null in a non-null field"
 _NOT_COERCED = "a value its type does not coerce"
 

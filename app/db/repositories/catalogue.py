@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,18 +52,36 @@ def model_columns(prefix: str = "") -> tuple[ColumnElement[Any], ...]:
 
 def model_read(row: Mapping[str, Any], prefix: str = "") -> ModelRead:
     """The model in a row's `model_columns(prefix)`, by column name."""
+    return model_of([row[prefix + name] for name in FIELDS])
+
+
+def model_of(values: Sequence[Any]) -> ModelRead:
+    """The model from the values of `model_columns()`, in their order (`FIELDS`)."""
+    (
+        id_,
+        name,
+        provider,
+        description,
+        context_length,
+        input_cost_per_token,
+        output_cost_per_token,
+        capabilities,
+        restricted_access,
+        available,
+        synced_at,
+    ) = values
     return ModelRead(
-        id=row[prefix + "id"],
-        name=row[prefix + "name"],
-        provider=row[prefix + "provider"],
-        description=row[prefix + "description"],
-        context_length=row[prefix + "context_length"],
-        input_cost_per_token=row[prefix + "input_cost_per_token"],
-        output_cost_per_token=row[prefix + "output_cost_per_token"],
-        capabilities=json_list(row[prefix + "capabilities"]),
-        restricted_access=row[prefix + "restricted_access"],
-        available=row[prefix + "available"],
-        synced_at=row[prefix + "synced_at"],
+        id=id_,
+        name=name,
+        provider=provider,
+        description=description,
+        context_length=context_length,
+        input_cost_per_token=input_cost_per_token,
+        output_cost_per_token=output_cost_per_token,
+        capabilities=json_list(capabilities),
+        restricted_access=restricted_access,
+        available=available,
+        synced_at=synced_at,
     )
 
 
