@@ -5,14 +5,15 @@ SQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
@@ -20,6 +21,7 @@ from app.auth.session import SESSION_COOKIE
 from app.db.models import AuditEvent, Subscription, SubscriptionStatus, User
 from app.main import create_app
 from app.resources import Resources
+from app.services import safety
 from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
@@ -29,19 +31,25 @@ from tests.workflow.test_queries import counted_statements
 
 
 class FlakyNetwork(httpx.AsyncBaseTransport):
-    """The wire to LiteLLM, which can refuse the n-th request to one path."""
+    """The wire to LiteLLM, which can refuse the n-th request to one path, or run something
+    else once LiteLLM has answered the first request to another (before the BFF reads it)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.fail_path: str | None = None
         self.fail_at = 0
         self.seen: list[str] = []
+        self.meanwhile: dict[str, Callable[[], Awaitable[None]]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request.url.path)
         if request.url.path == self.fail_path and self.seen.count(self.fail_path) == self.fail_at:
             raise httpx.ConnectError("LiteLLM went away", request=request)
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        meanwhile = self.meanwhile.pop(request.url.path, None)
+        if meanwhile is not None:
+            await meanwhile()
+        return response
 
 
 @pytest.fixture
@@ -204,6 +212,112 @@ async def test_the_reconciler_leaves_a_suspended_single_model_key_blocked(
         (("m1",), True),
         (("m2",), False),
     ]
+
+
+def _suspend_meanwhile(
+    desk: Desk, app: Starlette, subscription_id: str
+) -> Callable[[], Awaitable[None]]:
+    """An administrator, in another browser, suspends the subscription."""
+
+    async def suspend() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            cookies={SESSION_COOKIE: desk.sessions["root"]},
+        ) as other_browser:
+            result = await Portal(other_browser).data(
+                documents.SUBSCRIPTION_SUSPEND, id=subscription_id
+            )
+        assert result["subscriptionSuspend"]["subscription"]["status"] == "SUSPENDED"
+
+    return suspend
+
+
+def _litellm_keys(emulator: LiteLLMEmulator) -> dict[str, tuple[tuple[str, ...], bool]]:
+    return {k.key_alias or "": (k.models, bool(k.blocked)) for k in emulator.keys.values()}
+
+
+async def test_a_key_made_while_its_model_was_suspended_is_narrowed_by_the_reconciler(
+    desk: Desk,
+    app: Starlette,
+    network: FlakyNetwork,
+    emulator: LiteLLMEmulator,
+    resources: Resources,
+    db_engine: AsyncEngine,
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    other = (await alice.create_key(["m2"], name="other"))["apiKey"]["id"]
+    # The suspension lands after LiteLLM made the key, before the BFF stored it as active.
+    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
+    created = await desk.as_("alice").create_key(["m1", "m2"], name="both")
+    key_id = created["apiKey"]["id"]
+    raced = _litellm_keys(emulator)[key_id]
+
+    report = await resources.reconciler.run()
+    again = await resources.reconciler.run()
+
+    assert "/key/generate" not in network.meanwhile  # the suspension did run in between
+    assert raced == (("m1", "m2"), False)
+    assert _litellm_keys(emulator) == {key_id: (("m2",), False), other: (("m2",), False)}
+    assert (report.keys_narrowed, report.keys_blocked, report.held) == (1, 0, [])
+    assert again.keys_narrowed == 0
+    async with AsyncSession(db_engine) as session:
+        narrowed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "api_key.narrowed"))
+        ).all()
+    assert [e.resource_id for e in narrowed] == [key_id]
+
+
+async def test_a_key_given_a_model_while_it_was_suspended_is_narrowed_by_the_reconciler(
+    desk: Desk,
+    app: Starlette,
+    network: FlakyNetwork,
+    emulator: LiteLLMEmulator,
+    resources: Resources,
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    other = (await alice.create_key(["m2"], name="other"))["apiKey"]["id"]
+    key_id = (await alice.create_key(["m2"], name="growing"))["apiKey"]["id"]
+    network.meanwhile["/key/update"] = _suspend_meanwhile(desk, app, m1["id"])
+    updated = await desk.as_("alice").data(
+        documents.API_KEY_UPDATE, id=key_id, input={"modelIds": ["m1", "m2"]}
+    )
+    raced = _litellm_keys(emulator)[key_id]
+
+    report = await resources.reconciler.run()
+
+    assert "/key/update" not in network.meanwhile
+    assert updated["apiKeyUpdate"]["__typename"] == "ApiKeyUpdateSuccess"
+    assert raced == (("m1", "m2"), False)
+    assert _litellm_keys(emulator) == {key_id: (("m2",), False), other: (("m2",), False)}
+    assert (report.keys_narrowed, report.held) == (1, [])
+
+
+async def test_narrowing_every_key_at_once_is_held(
+    desk: Desk, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    await alice.subscribe("m1")
+    await alice.subscribe("m2")
+    for name in ("a", "b", "c"):
+        await alice.create_key(["m1", "m2"], name=name)
+    before = _litellm_keys(emulator)
+    # A wrong database: every subscription to m1 suspended without LiteLLM being told.
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            sa.update(Subscription)
+            .where(col(Subscription.model_id) == "m1")
+            .values(status=SubscriptionStatus.SUSPENDED)
+        )
+
+    report = await resources.reconciler.run()
+
+    assert _litellm_keys(emulator) == before
+    assert (report.keys_narrowed, report.held) == (0, [safety.HoldKind.NARROW_KEYS])
 
 
 async def test_cancelling_keeps_a_key_off_its_suspended_models(

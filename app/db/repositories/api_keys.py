@@ -76,8 +76,9 @@ class KeyState:
     secret_sha256: str | None
     created_at: datetime
     updated_at: datetime
-    # Some model of the key has an ACTIVE subscription of its owner: LiteLLM may let it call.
-    reachable: bool
+    # The key's models its owner's subscription to is ACTIVE, sorted: those LiteLLM may let
+    # it call (none: it is blocked there).
+    reachable: tuple[str, ...]
     # The secret a rotation replaced, valid until `previous_valid_until`.
     previous_secret_sha256: str | None = None
     previous_valid_until: datetime | None = None
@@ -554,14 +555,18 @@ class ApiKeyRepository:
 
     async def states(self) -> dict[uuid.UUID, KeyState]:
         """Every key, by id."""
-        reachable_keys = (
-            sa.select(LINKS.c.api_key_id)
+        reachable_links = (
+            sa.select(LINKS.c.api_key_id, LINKS.c.model_id)
             .select_from(LINKS.join(KEYS, KEYS.c.id == LINKS.c.api_key_id))
             .where(_LINK_SUBSCRIBED)
+            .order_by(LINKS.c.api_key_id, LINKS.c.model_id)
         )
         async with self._sessions() as session:
             rows = (await session.exec(select(ApiKey))).all()
-            reachable = set((await session.exec(reachable_keys)).scalars().all())  # type: ignore[call-overload]
+            links = (await session.exec(reachable_links)).all()  # type: ignore[call-overload]
+        reachable: dict[uuid.UUID, list[str]] = {}
+        for key_id, model_id in links:
+            reachable.setdefault(key_id, []).append(model_id)
         return {
             k.id: KeyState(
                 k.id,
@@ -570,7 +575,7 @@ class ApiKeyRepository:
                 k.secret_sha256,
                 k.created_at,
                 k.updated_at,
-                reachable=k.id in reachable,
+                reachable=tuple(reachable.get(k.id, ())),
                 previous_secret_sha256=k.previous_secret_sha256,
                 previous_valid_until=k.previous_valid_until,
                 changing_since=k.changing_since,
