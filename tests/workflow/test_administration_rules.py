@@ -320,6 +320,57 @@ async def test_narrowing_every_key_at_once_is_held(
     assert (report.keys_narrowed, report.held) == (0, [safety.HoldKind.NARROW_KEYS])
 
 
+async def test_a_keys_model_access_shows_only_the_models_it_may_call_now(
+    desk: Desk, client: httpx.AsyncClient
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = await alice.create_key(["m1", "m2"], name="both")
+    only = await alice.create_key(["m1"], name="only")
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+
+    listed = {
+        k["name"]: [m["id"] for m in k["modelAccess"]] for k in await desk.as_("alice").keys()
+    }
+    renamed = await desk.as_("alice").data(
+        documents.API_KEY_UPDATE, id=both["apiKey"]["id"], input={"name": "both, renamed"}
+    )
+    # What the key itself is told, without a session: `modelAccess(model:)` and `/authz`.
+    client.cookies.clear()
+    granted = {
+        (name, model): await _granted(client, created["secret"], model)
+        for name, created in (("both", both), ("only", only))
+        for model in ("m1", "m2")
+    }
+    await desk.as_("root").data(documents.SUBSCRIPTION_REACTIVATE, id=m1["id"])
+    after = {k["name"]: [m["id"] for m in k["modelAccess"]] for k in await desk.as_("alice").keys()}
+
+    assert listed == {"both": ["m2"], "only": []}
+    assert [m["id"] for m in renamed["apiKeyUpdate"]["apiKey"]["modelAccess"]] == ["m2"]
+    assert granted == {
+        ("both", "m1"): False,
+        ("both", "m2"): True,
+        ("only", "m1"): False,
+        ("only", "m2"): False,
+    }
+    assert after == {"both, renamed": ["m1", "m2"], "only": ["m1"]}
+
+
+async def _granted(client: httpx.AsyncClient, secret: str, model: str) -> bool:
+    """Whether `modelAccess(model:)` and `/authz` both grant the key the model (they agree)."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    graphql = await client.post(
+        "/graphql",
+        json={"query": documents.MODEL_ACCESS, "variables": {"model": model}},
+        headers=headers,
+    )
+    authz = await client.get("/authz", params={"model": model}, headers=headers)
+    granted = graphql.json()["data"]["modelAccess"]["__typename"] == "ModelAccessGranted"
+    assert granted is (authz.status_code == 200), authz.text
+    return granted
+
+
 async def test_cancelling_keeps_a_key_off_its_suspended_models(
     desk: Desk, emulator: LiteLLMEmulator
 ) -> None:

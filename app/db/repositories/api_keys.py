@@ -52,6 +52,8 @@ class ApiKeyRead:
     spend: float | None
     spend_synced_at: datetime | None
     models: tuple[ModelRead, ...]
+    # Those of `models` its owner's subscription to is ACTIVE: what the key may call now.
+    reachable: tuple[ModelRead, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ _KEY_COLUMNS = (
     KEYS.c.spend_synced_at,
 )
 _WITH_MODELS = (
-    sa.select(*_KEY_COLUMNS, *model_columns("model_"))
+    sa.select(*_KEY_COLUMNS, *model_columns("model_"), _LINK_SUBSCRIBED.label("reachable"))
     .select_from(
         KEYS.outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id).outerjoin(
             MODELS, MODELS.c.id == LINKS.c.model_id
@@ -225,23 +227,28 @@ def _keys(rows: Sequence[dict[str, Any]]) -> list[ApiKeyRead]:
     models: dict[str, ModelRead] = {}
     current: dict[str, Any] | None = None
     held: list[ModelRead] = []
+    reachable: list[ModelRead] = []
     for row in rows:
         if current is None or row["id"] != current["id"]:
             if current is not None:
-                keys.append(_key(current, tuple(held)))
-            current, held = row, []
+                keys.append(_key(current, tuple(held), tuple(reachable)))
+            current, held, reachable = row, [], []
         model_id = row["model_id"]
         if model_id is not None:
             model = models.get(model_id)
             if model is None:
                 model = models[model_id] = model_read(row, "model_")
             held.append(model)
+            if row["reachable"]:
+                reachable.append(model)
     if current is not None:
-        keys.append(_key(current, tuple(held)))
+        keys.append(_key(current, tuple(held), tuple(reachable)))
     return keys
 
 
-def _key(row: dict[str, Any], models: tuple[ModelRead, ...]) -> ApiKeyRead:
+def _key(
+    row: dict[str, Any], models: tuple[ModelRead, ...], reachable: tuple[ModelRead, ...]
+) -> ApiKeyRead:
     return ApiKeyRead(
         id=row["id"],
         user_id=row["user_id"],
@@ -258,6 +265,7 @@ def _key(row: dict[str, Any], models: tuple[ModelRead, ...]) -> ApiKeyRead:
         spend=row["spend"],
         spend_synced_at=row["spend_synced_at"],
         models=models,
+        reachable=reachable,
     )
 
 
