@@ -219,6 +219,35 @@ async def test_the_reconciler_takes_a_suspended_model_off_a_key_the_proxy_still_
     assert safety.HoldKind.NARROW_KEYS not in report.held
 
 
+async def test_renaming_or_rotating_a_key_gives_the_proxy_no_suspended_model(
+    stack: Stack,
+) -> None:
+    desk = await _desk(stack)
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = (await alice.create_key(["m1", "m2"], name="both"))["apiKey"]["id"]
+    only = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await _decide(
+        desk, documents.SUBSCRIPTION_SUSPEND, "subscriptionSuspend", id=subscription["id"]
+    )
+
+    alice = desk.as_("alice")
+    secrets: dict[str, str] = {}
+    for key_id in (both, only):
+        await alice.data(documents.API_KEY_UPDATE, id=key_id, input={"name": "renamed"})
+        rotated = await alice.data(
+            documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+        )
+        secrets[key_id] = rotated["apiKeyRotate"]["secret"]
+    both_m1, both_m2 = [await stack.chat(secrets[both], m) for m in ("m1", "m2")]
+    only_m1 = await stack.chat(secrets[only], "m1")
+
+    assert_model_refused(both_m1)
+    assert both_m2.status_code == 200, both_m2.text
+    assert only_m1.status_code == 401, only_m1.text  # blocked, as its old secret was
+
+
 async def test_a_deactivated_users_key_is_refused_by_the_proxy_and_authz_until_reactivated(
     stack: Stack,
 ) -> None:

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from app.auth.session import SESSION_COOKIE
-from app.db.models import AuditEvent, Subscription, SubscriptionStatus, User
+from app.db.models import ApiKey, AuditEvent, Subscription, SubscriptionStatus, User
 from app.main import create_app
 from app.resources import Resources
 from app.services import safety
@@ -369,6 +369,54 @@ async def _granted(client: httpx.AsyncClient, secret: str, model: str) -> bool:
     granted = graphql.json()["data"]["modelAccess"]["__typename"] == "ModelAccessGranted"
     assert granted is (authz.status_code == 200), authz.text
     return granted
+
+
+async def test_editing_or_rotating_a_key_never_gives_it_back_a_suspended_model(
+    desk: Desk, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = (await alice.create_key(["m1", "m2"], name="both"))["apiKey"]["id"]
+    only = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+
+    alice = desk.as_("alice")
+    for key_id in (both, only):
+        renamed = await alice.data(documents.API_KEY_UPDATE, id=key_id, input={"name": "new"})
+        assert renamed["apiKeyUpdate"]["__typename"] == "ApiKeyUpdateSuccess"
+    edited = _litellm_keys(emulator)
+    for key_id in (both, only):
+        rotated = await alice.data(
+            documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+        )
+        assert rotated["apiKeyRotate"]["__typename"] == "ApiKeyRotateSuccess"
+    rotated_keys = {alias.split("/")[0]: state for alias, state in _litellm_keys(emulator).items()}
+
+    assert edited == {both: (("m2",), False), only: (("m1",), True)}
+    assert rotated_keys == {both: (("m2",), False), only: (("m1",), True)}
+
+
+async def test_rotating_a_blocked_key_with_litellm_failing_to_block_the_new_one_changes_nothing(
+    desk: Desk, network: FlakyNetwork, emulator: LiteLLMEmulator, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    key_id = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+    before = _litellm_keys(emulator)
+    network.fail_path, network.fail_at = "/key/block", 2  # the first blocked the old secret
+
+    rotated = await desk.as_("alice").data(
+        documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+    )
+
+    assert rotated["apiKeyRotate"]["code"] == "LITELLM_UNAVAILABLE"
+    assert _litellm_keys(emulator) == before == {key_id: (("m1",), True)}
+    async with AsyncSession(db_engine) as session:
+        row = await session.get(ApiKey, uuid.UUID(key_id))
+    assert row is not None
+    assert row.changing_since is None
 
 
 async def test_cancelling_keeps_a_key_off_its_suspended_models(
