@@ -18,7 +18,7 @@ from app.resources import Resources
 from app.services import users
 from app.services.users import LoginIdentity, SignInRefusal, SignInRefused
 from tests import documents
-from tests.conftest import make_settings, serve
+from tests.conftest import lock_waiters, make_settings, serve
 from tests.portal import Portal
 
 ISSUER = "https://sso.example.com"
@@ -97,18 +97,14 @@ async def test_two_first_sign_ins_racing_with_one_email_make_one_account(
     resources: Resources, db_engine: AsyncEngine
 ) -> None:
     """Both sign-ins find the address free before either writes: the database lets one in."""
-    async with db_engine.connect() as holder, db_engine.connect() as watcher:
+    async with db_engine.connect() as holder:
         # Reads go on; writes to `users` wait until this transaction ends.
         await holder.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
         racing = [
             asyncio.create_task(sign_in(resources, identity(subject, email)))
             for subject, email in (("ada", "ada@example.com"), ("eve", "Ada@Example.com"))
         ]
-        for _ in range(500):
-            waiting = await watcher.scalar(_WAITING_FOR_USERS)
-            if waiting == 2 or any(task.done() for task in racing):
-                break
-            await asyncio.sleep(0.02)
+        waiting = await lock_waiters(db_engine, 2, stop=lambda: any(task.done() for task in racing))
         await holder.commit()
         outcomes = await asyncio.gather(*racing)
 
@@ -124,12 +120,6 @@ async def test_two_first_sign_ins_racing_with_one_email_make_one_account(
         "ACCOUNT_CONFLICT",
         str(accounts[0].id),
     )
-
-
-# Sessions waiting for a lock on `users` (the race above holds them at their first write).
-_WAITING_FOR_USERS = text(
-    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass"
-)
 
 
 async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwritten(

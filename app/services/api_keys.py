@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -219,6 +219,9 @@ async def create(
             token=generated.token,
         )
         raise
+    await _withdraw_what_left(
+        litellm=litellm, key=key, token=generated.token, given=generated.models
+    )
     return CreatedApiKey(api_key=key, secret=generated.key)
 
 
@@ -299,11 +302,14 @@ async def update(
         await _undo_change(keys=keys, litellm=litellm, key=before, error=exc)
         return from_litellm_error(exc, action="update the key")
     try:
-        return await keys.apply_change(key_id, change, actor_id=user_id)
+        key = await keys.apply_change(key_id, change, actor_id=user_id)
     except Exception:
         log.exception("storing the update of key %s failed; restoring it in LiteLLM", key_id)
         await _undo_change(keys=keys, litellm=litellm, key=before, error=None)
         raise
+    given = change.model_ids if change.model_ids is not None else [m.id for m in before.reachable]
+    await _withdraw_what_left(litellm=litellm, key=key, token=before.secret_sha256, given=given)
+    return key
 
 
 async def rotate(
@@ -380,8 +386,34 @@ async def rotate(
         log.exception("storing the rotation of key %s failed; deleting the new LiteLLM key", key_id)
         await _drop_new_key(keys=keys, litellm=litellm, key_id=key_id, token=generated.token)
         raise
+    await _withdraw_what_left(
+        litellm=litellm, key=key, token=generated.token, given=[m.id for m in before.reachable]
+    )
     await _retire(keys=keys, litellm=litellm, key=before, token=old_token, until=grace_until)
     return CreatedApiKey(api_key=key, secret=generated.key)
+
+
+async def _withdraw_what_left(
+    *, litellm: LiteLLMClient, key: ApiKeyRead, token: str, given: Sequence[str]
+) -> None:
+    """LiteLLM was given leave to call `given` (none: the key is blocked there) while a
+    subscription to one of them left ACTIVE: its decision found the key still pending, or
+    with its models before the change, and left it alone. Those models go now as the decision
+    would have taken them: the key is narrowed to the models it may still call, or blocked
+    when none is left. If LiteLLM fails, the reconciler does it."""
+    reachable = [m.id for m in key.reachable]
+    if set(given) <= set(reachable):
+        return
+    log.warning(
+        "key %s was given a model whose subscription has left ACTIVE; withdrawing it", key.id
+    )
+    try:
+        if reachable:
+            await litellm.key_set_models(key=token, models=reachable)
+        else:
+            await litellm.key_block(token)
+    except LiteLLMError as exc:
+        log.warning("key %s is left to the reconciler: %s", key.id, exc)
 
 
 async def _drop_new_key(

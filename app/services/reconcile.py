@@ -13,7 +13,8 @@
   subscription to is ACTIVE (`users.update` and the subscription decisions do it at once;
   this finishes what a crash interrupted);
 - a key LiteLLM lets call a model its row does not give it now (not on the key, or its
-  owner's subscription to it is not ACTIVE: a creation or update that raced a suspension)
+  owner's subscription to it is not ACTIVE: a creation or change that raced a suspension
+  and could not withdraw the model, as `api_keys` does at once, because LiteLLM failed)
   is narrowed to the row's models its owner may call; one left with none is blocked above,
   never emptied.
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.

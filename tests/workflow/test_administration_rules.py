@@ -4,8 +4,9 @@ SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from app.services import safety
 from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
-from tests.conftest import serve
+from tests.conftest import lock_waiters, serve
 from tests.portal import Portal
 from tests.workflow.test_queries import counted_statements
 
@@ -216,7 +217,7 @@ async def test_the_reconciler_leaves_a_suspended_single_model_key_blocked(
 
 def _suspend_meanwhile(
     desk: Desk, app: Starlette, subscription_id: str
-) -> Callable[[], Awaitable[None]]:
+) -> Callable[[], Coroutine[Any, Any, None]]:
     """An administrator, in another browser, suspends the subscription."""
 
     async def suspend() -> None:
@@ -237,29 +238,113 @@ def _litellm_keys(emulator: LiteLLMEmulator) -> dict[str, tuple[tuple[str, ...],
     return {k.key_alias or "": (k.models, bool(k.blocked)) for k in emulator.keys.values()}
 
 
-async def test_a_key_made_while_its_model_was_suspended_is_narrowed_by_the_reconciler(
+async def test_a_key_made_while_its_model_was_suspended_loses_that_model_at_once(
     desk: Desk,
     app: Starlette,
     network: FlakyNetwork,
     emulator: LiteLLMEmulator,
     resources: Resources,
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    # The suspension lands after LiteLLM made the key, before the BFF stored it as active.
+    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
+    both = await desk.as_("alice").create_key(["m1", "m2"], name="both")
+    only = await desk.as_("alice").create_key(["m1"], name="only")
+
+    report = await resources.reconciler.run()
+
+    assert "/key/generate" not in network.meanwhile  # the suspension did run in between
+    assert [m["id"] for m in both["apiKey"]["modelAccess"]] == ["m2"]
+    assert only["code"] == "MODEL_ACCESS_DENIED"  # after the suspension: refused as ever
+    assert _litellm_keys(emulator) == {both["apiKey"]["id"]: (("m2",), False)}
+    assert (report.keys_narrowed, report.keys_blocked) == (0, 0)
+
+
+async def test_a_single_model_key_made_while_its_model_was_suspended_is_blocked_at_once(
+    desk: Desk, app: Starlette, network: FlakyNetwork, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
+    only = await desk.as_("alice").create_key(["m1"], name="only")
+
+    assert "/key/generate" not in network.meanwhile
+    assert only["apiKey"]["modelAccess"] == []
+    assert _litellm_keys(emulator) == {only["apiKey"]["id"]: (("m1",), True)}
+
+
+async def test_a_key_given_a_model_while_it_was_suspended_loses_that_model_at_once(
+    desk: Desk, app: Starlette, network: FlakyNetwork, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    key_id = (await alice.create_key(["m2"], name="growing"))["apiKey"]["id"]
+    network.meanwhile["/key/update"] = _suspend_meanwhile(desk, app, m1["id"])
+    updated = await desk.as_("alice").data(
+        documents.API_KEY_UPDATE, id=key_id, input={"modelIds": ["m1", "m2"]}
+    )
+
+    assert "/key/update" not in network.meanwhile
+    assert [m["id"] for m in updated["apiKeyUpdate"]["apiKey"]["modelAccess"]] == ["m2"]
+    assert _litellm_keys(emulator) == {key_id: (("m2",), False)}
+
+
+async def test_a_key_stored_while_a_suspension_is_under_way_waits_for_it(
+    desk: Desk,
+    app: Starlette,
+    network: FlakyNetwork,
+    emulator: LiteLLMEmulator,
     db_engine: AsyncEngine,
+) -> None:
+    """The suspension holds its subscription while it changes LiteLLM; a key activated then
+    waits for its outcome instead of slipping past it."""
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    first = (await alice.create_key(["m1", "m2"], name="first"))["apiKey"]["id"]
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_suspension_in_litellm() -> None:
+        reached.set()
+        await go.wait()
+
+    suspension: list[asyncio.Task[None]] = []
+
+    async def suspend_and_let_the_key_be_stored() -> None:
+        suspension.append(asyncio.create_task(_suspend_meanwhile(desk, app, m1["id"])()))
+        await reached.wait()  # the suspension holds m1's row now, and waits in LiteLLM
+
+    network.meanwhile["/key/generate"] = suspend_and_let_the_key_be_stored
+    network.meanwhile["/key/update"] = hold_the_suspension_in_litellm  # narrowing `first`
+    creation = asyncio.create_task(desk.as_("alice").create_key(["m1", "m2"], name="second"))
+    waiting = await lock_waiters(db_engine, 1, stop=creation.done)
+    go.set()
+    second = (await creation)["apiKey"]["id"]
+    await suspension[0]
+
+    assert waiting == 1, "the activation was to wait for the suspension"
+    assert _litellm_keys(emulator) == {first: (("m2",), False), second: (("m2",), False)}
+
+
+async def test_the_reconciler_narrows_a_key_litellm_still_gives_a_suspended_model(
+    desk: Desk, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
 ) -> None:
     alice = desk.as_("alice")
     m1 = (await alice.subscribe("m1"))["subscription"]
     await alice.subscribe("m2")
     other = (await alice.create_key(["m2"], name="other"))["apiKey"]["id"]
-    # The suspension lands after LiteLLM made the key, before the BFF stored it as active.
-    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
-    created = await desk.as_("alice").create_key(["m1", "m2"], name="both")
+    created = await alice.create_key(["m1", "m2"], name="both")
     key_id = created["apiKey"]["id"]
-    raced = _litellm_keys(emulator)[key_id]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+    # What a change LiteLLM applied but the BFF never heard of may leave (e.g. a timeout).
+    await resources.litellm.key_set_models(key=created["secret"], models=["m1", "m2"])
 
     report = await resources.reconciler.run()
     again = await resources.reconciler.run()
 
-    assert "/key/generate" not in network.meanwhile  # the suspension did run in between
-    assert raced == (("m1", "m2"), False)
     assert _litellm_keys(emulator) == {key_id: (("m2",), False), other: (("m2",), False)}
     assert (report.keys_narrowed, report.keys_blocked, report.held) == (1, 0, [])
     assert again.keys_narrowed == 0
@@ -268,33 +353,6 @@ async def test_a_key_made_while_its_model_was_suspended_is_narrowed_by_the_recon
             await session.exec(select(AuditEvent).where(AuditEvent.action == "api_key.narrowed"))
         ).all()
     assert [e.resource_id for e in narrowed] == [key_id]
-
-
-async def test_a_key_given_a_model_while_it_was_suspended_is_narrowed_by_the_reconciler(
-    desk: Desk,
-    app: Starlette,
-    network: FlakyNetwork,
-    emulator: LiteLLMEmulator,
-    resources: Resources,
-) -> None:
-    alice = desk.as_("alice")
-    m1 = (await alice.subscribe("m1"))["subscription"]
-    await alice.subscribe("m2")
-    other = (await alice.create_key(["m2"], name="other"))["apiKey"]["id"]
-    key_id = (await alice.create_key(["m2"], name="growing"))["apiKey"]["id"]
-    network.meanwhile["/key/update"] = _suspend_meanwhile(desk, app, m1["id"])
-    updated = await desk.as_("alice").data(
-        documents.API_KEY_UPDATE, id=key_id, input={"modelIds": ["m1", "m2"]}
-    )
-    raced = _litellm_keys(emulator)[key_id]
-
-    report = await resources.reconciler.run()
-
-    assert "/key/update" not in network.meanwhile
-    assert updated["apiKeyUpdate"]["__typename"] == "ApiKeyUpdateSuccess"
-    assert raced == (("m1", "m2"), False)
-    assert _litellm_keys(emulator) == {key_id: (("m2",), False), other: (("m2",), False)}
-    assert (report.keys_narrowed, report.held) == (1, [])
 
 
 async def test_narrowing_every_key_at_once_is_held(

@@ -420,6 +420,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             key.status = ApiKeyStatus.ACTIVE
             key.secret_sha256 = secret_sha256
             key.prefix = prefix
@@ -484,6 +485,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             for name in ("name", "max_budget", "tpm_limit", "rpm_limit", "expires_at"):
                 value = getattr(change, name)
                 if value is not None:
@@ -519,6 +521,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             key.previous_secret_sha256 = key.secret_sha256
             key.previous_valid_until = previous_valid_until
             key.secret_sha256 = secret_sha256
@@ -680,6 +683,17 @@ def _change_details(change: KeyChange) -> dict[str, Any]:
     if change.expires_at is not None:
         details["expires_at"] = change.expires_at.isoformat()
     return details
+
+
+async def _after_subscription_decisions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Wait for the user's subscription decisions under way: each holds its subscription's row
+    while it changes the user's keys in LiteLLM. A key written after one sees its outcome in
+    the key's `reachable`; one that starts later finds the key as written here."""
+    await session.exec(
+        select(Subscription.id)
+        .where(col(Subscription.user_id) == user_id)
+        .with_for_update(read=True)
+    )
 
 
 async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:
