@@ -18,10 +18,15 @@ RUNTIME_LOCK := requirements-runtime.lock
 
 # Exactly the versions and files (hashes) of the lock, then the project itself without
 # resolving anything again: a release of a dependency changes nothing until `make lock`.
+# The package is `app` alone: the checkout goes on the venv's path too, for what lives beside
+# it (the LiteLLM emulator of `litemaas-bff dev`, the tests, the benchmark).
 $(INSTALLED): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -c 'import sys, sysconfig; from pathlib import Path; \
+		Path(sysconfig.get_path("purelib"), "litemaas-checkout.pth").write_text(sys.argv[1] + "\n")' \
+		"$(CURDIR)"
 	touch $@
 
 # Resolve pyproject.toml's dependencies (runtime and dev) again for Python 3.11 on Linux and

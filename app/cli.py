@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dev" and importlib.util.find_spec(DEV_PACKAGE) is None:
         print(
-            f"litemaas-bff dev: the development package `{DEV_PACKAGE}` is not installed "
-            "(install the project from its source tree: `make .venv/.installed`)",
+            f"litemaas-bff dev: `{DEV_PACKAGE}`, the in-process LiteLLM emulator it serves, "
+            "is not installed: it is not part of the litemaas-bff package. Run `dev` from a "
+            "checkout of the source: `make run` there (or `make .venv/.installed`, then "
+            "`.venv/bin/litemaas-bff dev`)",
             file=sys.stderr,
         )
         return 2

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -99,6 +100,27 @@ def make_settings(**overrides: Any) -> Settings:
         "spend_sync_interval_seconds": 3600,
     }
     return Settings(_env_file=None, **{**quiet, **overrides})
+
+
+# Sessions of the current database waiting for a lock (a row's, or a table's).
+_LOCK_WAITERS = text(
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+async def lock_waiters(engine: AsyncEngine, wanted: int, *, stop: Callable[[], bool]) -> int:
+    """How many sessions of the engine's PostgreSQL database wait for a lock, once `wanted` of
+    them do, `stop()` holds, or 5 seconds have passed."""
+    waiting = 0
+    async with engine.connect() as conn:
+        for _ in range(250):
+            waiting = int(await conn.scalar(_LOCK_WAITERS) or 0)
+            await conn.rollback()  # a transaction sees one snapshot of the activity
+            if waiting >= wanted or stop():
+                break
+            await asyncio.sleep(0.02)
+    return waiting
 
 
 @asynccontextmanager

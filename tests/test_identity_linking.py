@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +18,7 @@ from app.resources import Resources
 from app.services import users
 from app.services.users import LoginIdentity, SignInRefusal, SignInRefused
 from tests import documents
-from tests.conftest import make_settings, serve
+from tests.conftest import lock_waiters, make_settings, serve
 from tests.portal import Portal
 
 ISSUER = "https://sso.example.com"
@@ -89,6 +91,35 @@ async def test_an_email_differing_only_in_case_is_the_same_address(
     assert refused.code is SignInRefusal.ACCOUNT_CONFLICT
     found, _ = await _rows(db_engine)
     assert [u.oauth_subject for u in found] == ["ada"]
+
+
+async def test_two_first_sign_ins_racing_with_one_email_make_one_account(
+    resources: Resources, db_engine: AsyncEngine
+) -> None:
+    """Both sign-ins find the address free before either writes: the database lets one in."""
+    async with db_engine.connect() as holder:
+        # Reads go on; writes to `users` wait until this transaction ends.
+        await holder.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+        racing = [
+            asyncio.create_task(sign_in(resources, identity(subject, email)))
+            for subject, email in (("ada", "ada@example.com"), ("eve", "Ada@Example.com"))
+        ]
+        waiting = await lock_waiters(db_engine, 2, stop=lambda: any(task.done() for task in racing))
+        await holder.commit()
+        outcomes = await asyncio.gather(*racing)
+
+    assert waiting == 2, "both sign-ins were to reach their write before either made it"
+    accounts = [o for o in outcomes if isinstance(o, users.UserRead)]
+    refusals = [o for o in outcomes if isinstance(o, SignInRefused)]
+    assert (len(accounts), [r.code for r in refusals]) == (1, [SignInRefusal.ACCOUNT_CONFLICT])
+    found, events = await _rows(db_engine)
+    assert [u.id for u in found] == [accounts[0].id]
+    [refusal] = [e for e in events if e.action == "user.login" and not e.success]
+    assert refusal.details is not None
+    assert (refusal.details["code"], refusal.details["email_holder_id"]) == (
+        "ACCOUNT_CONFLICT",
+        str(accounts[0].id),
+    )
 
 
 async def test_an_account_whose_email_changes_to_another_accounts_is_not_overwritten(

@@ -3,7 +3,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
@@ -210,3 +212,61 @@ async def test_0005_keeps_keys_and_users_and_downgrades() -> None:
     assert tuple(upgraded) == ("laptop", "ab12", None, None, None, None, None)
     assert tuple(downgraded) == (key_id, "laptop", "ab12")
     assert {"previous_secret_sha256", "changing_since", "spend"}.isdisjoint(columns)
+
+
+async def test_0007_refuses_addresses_on_several_accounts_then_keeps_one_account_per_address() -> (
+    None
+):
+    async with scratch_postgres_database("litemaas_migration_0007") as url:
+        engine = create_async_engine(url)
+        try:
+            await migrate.upgrade(engine, "0006_runtime_settings")
+            ids = {
+                subject: await _insert_0001_user(engine, "dev", subject)
+                for subject in ("ana", "ana2", "bo", "bo2", "cy", "nobody", "nobody2")
+            }
+            emails = {
+                "ana": "Ana@Example.com",
+                "ana2": "ana@example.com",
+                "bo": "bo@example.com",
+                "bo2": "BO@example.com",
+                "nobody": "",
+                "nobody2": "",
+            }
+            async with engine.begin() as conn:
+                for subject, email in emails.items():
+                    await conn.execute(
+                        text("UPDATE users SET email = :email WHERE id = :id"),
+                        {"email": email, "id": ids[subject]},
+                    )
+
+            with pytest.raises(Exception, match=r"2 e-mail address\(es\).*\(4 accounts") as refused:
+                await migrate.upgrade(engine)
+            async with engine.connect() as conn:
+                stayed_at = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+            async with engine.begin() as conn:
+                for subject in ("ana2", "bo2"):
+                    await conn.execute(
+                        text("UPDATE users SET email = :email WHERE id = :id"),
+                        {"email": f"{subject}@example.com", "id": ids[subject]},
+                    )
+            await migrate.upgrade(engine)
+            with pytest.raises(IntegrityError):
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        text("UPDATE users SET email = 'CY@example.com' WHERE id = :id"),
+                        {"id": ids["ana"]},
+                    )
+            await migrate.downgrade(engine, "0006_runtime_settings")
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE users SET email = 'CY@example.com' WHERE id = :id"),
+                    {"id": ids["ana"]},
+                )
+        finally:
+            await engine.dispose()
+
+    assert type(refused.value).__name__ == "DuplicateEmails"
+    assert "then migrate again" in str(refused.value)
+    assert "@" not in str(refused.value)  # counts, not the addresses themselves
+    assert stayed_at == "0006_runtime_settings"

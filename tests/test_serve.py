@@ -196,7 +196,9 @@ def test_dev_where_the_emulator_package_is_not_installed_refuses_and_says_why(
     result = run_cli(["dev"], env={}, cwd=tmp_path, launcher=WITHOUT_EMULATOR)
 
     assert result.returncode == 2
-    assert "`litellm_emulator` is not installed" in result.stderr
+    assert "`litellm_emulator`, the in-process LiteLLM emulator" in result.stderr
+    assert "not part of the litemaas-bff package" in result.stderr
+    assert "make run" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "litemaas.db").exists()  # refused before migrating anything
 

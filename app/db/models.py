@@ -98,6 +98,16 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         sa.UniqueConstraint("oauth_issuer", "oauth_subject", name="uq_users_issuer_subject"),
+        # One account per e-mail address, compared without case: two first sign-ins of
+        # different identities with one address cannot both succeed. An empty address (none
+        # is accepted at sign-in; older rows may have one) links nothing, so it is left out.
+        sa.Index(
+            "uq_users_email_lower",
+            sa.text("lower(email)"),
+            unique=True,
+            postgresql_where=sa.text("email <> ''"),
+            sqlite_where=sa.text("email <> ''"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

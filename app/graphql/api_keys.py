@@ -53,7 +53,8 @@ class ApiKeyType:
     )
     # Loaded with the keys (one query for all of them), not by a resolver per key.
     model_access: list[ModelType] = strawberry.field(
-        description="The models this key may call (enforced by LiteLLM)."
+        description="The models this key may call now: those its owner's subscription to is "
+        "ACTIVE (enforced by LiteLLM; a suspended model is left out until it is reactivated)."
     )
 
     @classmethod
@@ -365,6 +366,6 @@ class ApiKeyMutation:
 
 
 async def api_key_types(info: Info, keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
-    """The keys with their models, each model converted once."""
-    models = await models_by_id(info, [m for key in keys for m in key.models])
-    return [ApiKeyType.from_read(key, [models[m.id] for m in key.models]) for key in keys]
+    """The keys with the models each may call now, each model converted once."""
+    models = await models_by_id(info, [m for key in keys for m in key.reachable])
+    return [ApiKeyType.from_read(key, [models[m.id] for m in key.reachable]) for key in keys]

@@ -48,6 +48,7 @@ class SafetyHoldKindEnum(Enum):
     DELETE_ORPHAN_KEYS = "DELETE_ORPHAN_KEYS"
     RETIRE_MODELS = "RETIRE_MODELS"
     UNBLOCK_KEYS = "UNBLOCK_KEYS"
+    NARROW_KEYS = "NARROW_KEYS"
 
 
 @strawberry.enum(

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -219,6 +219,9 @@ async def create(
             token=generated.token,
         )
         raise
+    await _withdraw_what_left(
+        litellm=litellm, key=key, token=generated.token, given=generated.models
+    )
     return CreatedApiKey(api_key=key, secret=generated.key)
 
 
@@ -299,11 +302,14 @@ async def update(
         await _undo_change(keys=keys, litellm=litellm, key=before, error=exc)
         return from_litellm_error(exc, action="update the key")
     try:
-        return await keys.apply_change(key_id, change, actor_id=user_id)
+        key = await keys.apply_change(key_id, change, actor_id=user_id)
     except Exception:
         log.exception("storing the update of key %s failed; restoring it in LiteLLM", key_id)
         await _undo_change(keys=keys, litellm=litellm, key=before, error=None)
         raise
+    given = change.model_ids if change.model_ids is not None else [m.id for m in before.reachable]
+    await _withdraw_what_left(litellm=litellm, key=key, token=before.secret_sha256, given=given)
+    return key
 
 
 async def rotate(
@@ -344,7 +350,7 @@ async def rotate(
         generated = await litellm.key_generate(
             key_alias=alias,
             user_id=str(user_id),
-            models=[m.id for m in before.models],
+            models=litellm_models(before),
             max_budget=before.max_budget,
             tpm_limit=before.tpm_limit,
             rpm_limit=before.rpm_limit,
@@ -359,6 +365,14 @@ async def rotate(
             log.warning("rotation of key %s left changing for the reconciler", key_id)
         return from_litellm_error(exc, action="rotate the key")
 
+    if not before.reachable:
+        # It may call none of its models now: the new secret is blocked, as the old one is.
+        try:
+            await litellm.key_block(generated.token)
+        except LiteLLMError as exc:
+            await _drop_new_key(keys=keys, litellm=litellm, key_id=key_id, token=generated.token)
+            return from_litellm_error(exc, action="rotate the key")
+
     grace_until = utcnow() + timedelta(seconds=grace_period_seconds)
     try:
         key = await keys.apply_rotation(
@@ -370,16 +384,50 @@ async def rotate(
         )
     except Exception:
         log.exception("storing the rotation of key %s failed; deleting the new LiteLLM key", key_id)
-        try:
-            await litellm.key_delete(keys=[generated.token])
-        except LiteLLMError as exc:  # the row stays changing: the reconciler deletes it
-            log.warning("the new LiteLLM key of %s is left to the reconciler: %s", key_id, exc)
-        else:
-            with contextlib.suppress(Exception):
-                await keys.end_change(key_id)
+        await _drop_new_key(keys=keys, litellm=litellm, key_id=key_id, token=generated.token)
         raise
+    await _withdraw_what_left(
+        litellm=litellm, key=key, token=generated.token, given=[m.id for m in before.reachable]
+    )
     await _retire(keys=keys, litellm=litellm, key=before, token=old_token, until=grace_until)
     return CreatedApiKey(api_key=key, secret=generated.key)
+
+
+async def _withdraw_what_left(
+    *, litellm: LiteLLMClient, key: ApiKeyRead, token: str, given: Sequence[str]
+) -> None:
+    """LiteLLM was given leave to call `given` (none: the key is blocked there) while a
+    subscription to one of them left ACTIVE: its decision found the key still pending, or
+    with its models before the change, and left it alone. Those models go now as the decision
+    would have taken them: the key is narrowed to the models it may still call, or blocked
+    when none is left. If LiteLLM fails, the reconciler does it."""
+    reachable = [m.id for m in key.reachable]
+    if set(given) <= set(reachable):
+        return
+    log.warning(
+        "key %s was given a model whose subscription has left ACTIVE; withdrawing it", key.id
+    )
+    try:
+        if reachable:
+            await litellm.key_set_models(key=token, models=reachable)
+        else:
+            await litellm.key_block(token)
+    except LiteLLMError as exc:
+        log.warning("key %s is left to the reconciler: %s", key.id, exc)
+
+
+async def _drop_new_key(
+    *, keys: ApiKeyRepository, litellm: LiteLLMClient, key_id: uuid.UUID, token: str
+) -> None:
+    """Delete the LiteLLM key a rotation made and end the change; if LiteLLM cannot, the row
+    stays changing and the reconciler deletes the key."""
+    try:
+        await litellm.key_delete(keys=[token])
+    except LiteLLMError as exc:
+        log.warning("the new LiteLLM key of %s is left to the reconciler: %s", key_id, exc)
+        return
+    with contextlib.suppress(Exception):
+        await keys.end_change(key_id)
 
 
 async def push_state(
@@ -390,7 +438,7 @@ async def push_state(
     change = change or KeyChange()
 
     name = change.name if change.name is not None else key.name
-    model_ids = change.model_ids if change.model_ids is not None else [m.id for m in key.models]
+    model_ids = change.model_ids if change.model_ids is not None else litellm_models(key)
     expires_at = change.expires_at if change.expires_at is not None else key.expires_at
     await litellm.key_update(
         key=key.secret_sha256,
@@ -401,6 +449,13 @@ async def push_state(
         expires_at=expires_at,
         metadata=key_metadata(key.id, name),
     )
+
+
+def litellm_models(key: ApiKeyRead) -> list[str]:
+    """The models LiteLLM gives the key: those it may call now (a suspended model is left out);
+    all of its own while it may call none, as it is blocked then (LiteLLM reads an empty list
+    as every model)."""
+    return [m.id for m in key.reachable or key.models]
 
 
 def key_metadata(key_id: uuid.UUID, name: str) -> dict[str, str]:

@@ -11,9 +11,14 @@
 - the keys of deactivated users are blocked in LiteLLM, the others' unblocked: a key the BFF
   made is blocked there exactly while its owner is deactivated or it has no model its owner's
   subscription to is ACTIVE (`users.update` and the subscription decisions do it at once;
-  this finishes what a crash interrupted).
+  this finishes what a crash interrupted);
+- a key LiteLLM lets call a model its row does not give it now (not on the key, or its
+  owner's subscription to it is not ACTIVE: a creation or change that raced a suspension
+  and could not withdraw the model, as `api_keys` does at once, because LiteLLM failed)
+  is narrowed to the row's models its owner may call; one left with none is blocked above,
+  never emptied.
 A pass stops at the first sign that LiteLLM is unavailable, so it never hammers a sick proxy.
-Deleting orphans, revoking missing keys and unblocking keys go through the safety
+Deleting orphans, revoking missing keys, narrowing and unblocking keys go through the safety
 valve (`app.services.safety`): an empty or wrong LiteLLM, or a wrong database, makes them hold
 rather than change everything.
 """
@@ -51,6 +56,7 @@ class ReconcileReport:
     missing_keys_revoked: int = 0
     held: list[HoldKind] = field(default_factory=list)
     keys_blocked: int = 0
+    keys_narrowed: int = 0
     keys_unblocked: int = 0
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -97,6 +103,7 @@ def _record(job: Reconciler, report: ReconcileReport) -> None:
         ("orphan_key_deleted", report.orphan_litellm_keys_deleted),
         ("missing_key_revoked", report.missing_keys_revoked),
         ("key_blocked", report.keys_blocked),
+        ("key_narrowed", report.keys_narrowed),
         ("key_unblocked", report.keys_unblocked),
     ):
         job.metrics.reconciler_repairs.labels(kind=kind).inc(count)
@@ -172,7 +179,7 @@ async def _repair_keys(job: Reconciler, report: ReconcileReport) -> None:
             await job.api_keys.forget_previous(row_id, token)
         await _audit_repair(job, "api_key.orphan_deleted", row_id, row)
 
-    await _match_blocking_to_owners(job, report, litellm_keys, rows, inactive)
+    await _match_access_to_owners(job, report, litellm_keys, rows, inactive)
 
     live_tokens = {k.token for k in litellm_keys if not k.deleted and k.token}
     active = [key for key in rows.values() if key.status is ApiKeyStatus.ACTIVE]
@@ -205,17 +212,17 @@ async def _permitted(
     return {uuid.UUID(i) for i in allowed}
 
 
-async def _match_blocking_to_owners(
+async def _match_access_to_owners(
     job: Reconciler,
     report: ReconcileReport,
     litellm_keys: list[KeyInfo],
     rows: dict[uuid.UUID, KeyState],
     inactive: set[uuid.UUID],
 ) -> None:
-    # LiteLLM keys this service made for active rows (a rotated row may have two): the row,
-    # the token, and whether LiteLLM has it blocked.
+    # LiteLLM keys this service made for active rows (a rotated row may have two): the row and
+    # what LiteLLM has of the key.
     live = [
-        (row, info.token, info.blocked)
+        (row, info)
         for info in litellm_keys
         if (row_id := _row_id(info)) is not None
         and (row := rows.get(row_id)) is not None
@@ -223,35 +230,65 @@ async def _match_blocking_to_owners(
         and info.token is not None
         and not info.deleted
     ]
+    total = len({row.id for row, _ in live})
 
-    def changes(*, blocked: bool) -> list[tuple[KeyState, str]]:
+    def changes(*, blocked: bool) -> list[tuple[KeyState, KeyInfo]]:
         return [
-            (row, token)
-            for row, token, is_blocked in live
-            if is_blocked != blocked and _must_be_blocked(row, inactive) == blocked
+            (row, info)
+            for row, info in live
+            if info.blocked != blocked and _must_be_blocked(row, inactive) == blocked
         ]
 
-    # Blocking closes access its owner has lost: never held. Unblocking many at once (keys an
-    # operator blocked by hand in LiteLLM during an incident) waits for an admin.
-    for row, token in changes(blocked=True):
-        await _set_blocked(job, report, row, token, blocked=True)
+    # Blocking closes access its owner has lost: never held. Narrowing or unblocking many at
+    # once (a wrong database; keys an operator blocked by hand during an incident) waits for
+    # an admin.
+    for row, info in changes(blocked=True):
+        await _set_blocked(job, report, row, info, blocked=True)
+    # A change under way may have given LiteLLM the key's new models already: judged later.
+    to_narrow = [
+        (row, info)
+        for row, info in live
+        if row.reachable and row.changing_since is None and set(info.models) - set(row.reachable)
+    ]
+    allowed = await _permitted(
+        job, report, HoldKind.NARROW_KEYS, {row.id for row, _ in to_narrow}, total=total
+    )
+    for row, info in to_narrow:
+        if row.id in allowed:
+            await _narrow(job, report, row, info)
     to_unblock = changes(blocked=False)
     allowed = await _permitted(
-        job,
-        report,
-        HoldKind.UNBLOCK_KEYS,
-        {row.id for row, _ in to_unblock},
-        total=len({row.id for row, _, _ in live}),
+        job, report, HoldKind.UNBLOCK_KEYS, {row.id for row, _ in to_unblock}, total=total
     )
-    for row, token in to_unblock:
+    for row, info in to_unblock:
         if row.id in allowed:
-            await _set_blocked(job, report, row, token, blocked=False)
+            await _set_blocked(job, report, row, info, blocked=False)
+
+
+async def _narrow(job: Reconciler, report: ReconcileReport, row: KeyState, info: KeyInfo) -> None:
+    assert info.token is not None
+    try:
+        await job.litellm.key_set_models(key=info.token, models=row.reachable)
+    except LiteLLMUnavailable:
+        raise
+    except LiteLLMError as exc:
+        report.errors.append(f"narrowing {row.id}: {exc}")
+        return
+    report.keys_narrowed += 1
+    log.warning(
+        "key %s: LiteLLM let it call %s; narrowed to %s",
+        row.id,
+        sorted(set(info.models) - set(row.reachable)),
+        list(row.reachable),
+    )
+    await _audit_repair(job, "api_key.narrowed", row.id, row)
 
 
 async def _set_blocked(
-    job: Reconciler, report: ReconcileReport, row: KeyState, token: str, *, blocked: bool
+    job: Reconciler, report: ReconcileReport, row: KeyState, info: KeyInfo, *, blocked: bool
 ) -> None:
-    failure = await users.set_key_blocked(litellm=job.litellm, token=token, blocked=blocked)
+    assert info.token is not None
+    failure = await users.set_key_blocked(litellm=job.litellm, token=info.token, blocked=blocked)
     if failure is not None:
         if failure.code is FailureCode.LITELLM_UNAVAILABLE:
             raise LiteLLMUnavailable("LiteLLM became unavailable", reached=False)

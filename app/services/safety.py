@@ -33,6 +33,7 @@ _WHAT = {
     HoldKind.DELETE_ORPHAN_KEYS: "delete {n} of {total} LiteLLM keys that have no active key here",
     HoldKind.RETIRE_MODELS: "mark {n} of {total} available models unavailable",
     HoldKind.UNBLOCK_KEYS: "unblock {n} of {total} active LiteLLM keys blocked in LiteLLM",
+    HoldKind.NARROW_KEYS: "take models off {n} of {total} active API keys in LiteLLM",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from app.auth.session import SESSION_COOKIE
+from app.services import safety
 from tests import documents
 from tests.portal import Portal
 from tests.workflow.conftest import Stack, assert_model_refused
@@ -190,6 +191,61 @@ async def test_suspending_one_model_of_a_two_model_key_narrows_it_at_the_proxy(
     assert m2_while.status_code == 200
     assert checks_while == ("ModelAccessDeniedError", 403)
     assert m1_after.status_code == 200, m1_after.text
+
+
+async def test_the_reconciler_takes_a_suspended_model_off_a_key_the_proxy_still_gives_it(
+    stack: Stack,
+) -> None:
+    desk = await _desk(stack)
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    await alice.create_key(["m2"], name="other")
+    secret = (await alice.create_key(["m1", "m2"], name="both"))["secret"]
+    await _decide(
+        desk, documents.SUBSCRIPTION_SUSPEND, "subscriptionSuspend", id=subscription["id"]
+    )
+    # What a creation or update racing the suspension leaves: the proxy gives the key m1 again.
+    await stack.resources.litellm.key_set_models(key=secret, models=["m1", "m2"])
+    m1_raced = await stack.chat(secret, "m1")
+
+    report = await stack.resources.reconciler.run()
+    m1_after, m2_after = await stack.chat(secret, "m1"), await stack.chat(secret, "m2")
+
+    assert m1_raced.status_code == 200, m1_raced.text
+    assert_model_refused(m1_after)
+    assert m2_after.status_code == 200, m2_after.text
+    assert report.keys_narrowed == 1, report
+    assert safety.HoldKind.NARROW_KEYS not in report.held
+
+
+async def test_renaming_or_rotating_a_key_gives_the_proxy_no_suspended_model(
+    stack: Stack,
+) -> None:
+    desk = await _desk(stack)
+    alice = desk.as_("alice")
+    subscription = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = (await alice.create_key(["m1", "m2"], name="both"))["apiKey"]["id"]
+    only = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await _decide(
+        desk, documents.SUBSCRIPTION_SUSPEND, "subscriptionSuspend", id=subscription["id"]
+    )
+
+    alice = desk.as_("alice")
+    secrets: dict[str, str] = {}
+    for key_id in (both, only):
+        await alice.data(documents.API_KEY_UPDATE, id=key_id, input={"name": "renamed"})
+        rotated = await alice.data(
+            documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+        )
+        secrets[key_id] = rotated["apiKeyRotate"]["secret"]
+    both_m1, both_m2 = [await stack.chat(secrets[both], m) for m in ("m1", "m2")]
+    only_m1 = await stack.chat(secrets[only], "m1")
+
+    assert_model_refused(both_m1)
+    assert both_m2.status_code == 200, both_m2.text
+    assert only_m1.status_code == 401, only_m1.text  # blocked, as its old secret was
 
 
 async def test_a_deactivated_users_key_is_refused_by_the_proxy_and_authz_until_reactivated(

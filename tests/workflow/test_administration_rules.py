@@ -4,44 +4,53 @@ SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from app.auth.session import SESSION_COOKIE
-from app.db.models import AuditEvent, Subscription, SubscriptionStatus, User
+from app.db.models import ApiKey, AuditEvent, Subscription, SubscriptionStatus, User
 from app.main import create_app
 from app.resources import Resources
+from app.services import safety
 from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
-from tests.conftest import serve
+from tests.conftest import lock_waiters, serve
 from tests.portal import Portal
 from tests.workflow.test_queries import counted_statements
 
 
 class FlakyNetwork(httpx.AsyncBaseTransport):
-    """The wire to LiteLLM, which can refuse the n-th request to one path."""
+    """The wire to LiteLLM, which can refuse the n-th request to one path, or run something
+    else once LiteLLM has answered the first request to another (before the BFF reads it)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.fail_path: str | None = None
         self.fail_at = 0
         self.seen: list[str] = []
+        self.meanwhile: dict[str, Callable[[], Awaitable[None]]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request.url.path)
         if request.url.path == self.fail_path and self.seen.count(self.fail_path) == self.fail_at:
             raise httpx.ConnectError("LiteLLM went away", request=request)
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        meanwhile = self.meanwhile.pop(request.url.path, None)
+        if meanwhile is not None:
+            await meanwhile()
+        return response
 
 
 @pytest.fixture
@@ -204,6 +213,268 @@ async def test_the_reconciler_leaves_a_suspended_single_model_key_blocked(
         (("m1",), True),
         (("m2",), False),
     ]
+
+
+def _suspend_meanwhile(
+    desk: Desk, app: Starlette, subscription_id: str
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """An administrator, in another browser, suspends the subscription."""
+
+    async def suspend() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            cookies={SESSION_COOKIE: desk.sessions["root"]},
+        ) as other_browser:
+            result = await Portal(other_browser).data(
+                documents.SUBSCRIPTION_SUSPEND, id=subscription_id
+            )
+        assert result["subscriptionSuspend"]["subscription"]["status"] == "SUSPENDED"
+
+    return suspend
+
+
+def _litellm_keys(emulator: LiteLLMEmulator) -> dict[str, tuple[tuple[str, ...], bool]]:
+    return {k.key_alias or "": (k.models, bool(k.blocked)) for k in emulator.keys.values()}
+
+
+async def test_a_key_made_while_its_model_was_suspended_loses_that_model_at_once(
+    desk: Desk,
+    app: Starlette,
+    network: FlakyNetwork,
+    emulator: LiteLLMEmulator,
+    resources: Resources,
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    # The suspension lands after LiteLLM made the key, before the BFF stored it as active.
+    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
+    both = await desk.as_("alice").create_key(["m1", "m2"], name="both")
+    only = await desk.as_("alice").create_key(["m1"], name="only")
+
+    report = await resources.reconciler.run()
+
+    assert "/key/generate" not in network.meanwhile  # the suspension did run in between
+    assert [m["id"] for m in both["apiKey"]["modelAccess"]] == ["m2"]
+    assert only["code"] == "MODEL_ACCESS_DENIED"  # after the suspension: refused as ever
+    assert _litellm_keys(emulator) == {both["apiKey"]["id"]: (("m2",), False)}
+    assert (report.keys_narrowed, report.keys_blocked) == (0, 0)
+
+
+async def test_a_single_model_key_made_while_its_model_was_suspended_is_blocked_at_once(
+    desk: Desk, app: Starlette, network: FlakyNetwork, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    network.meanwhile["/key/generate"] = _suspend_meanwhile(desk, app, m1["id"])
+    only = await desk.as_("alice").create_key(["m1"], name="only")
+
+    assert "/key/generate" not in network.meanwhile
+    assert only["apiKey"]["modelAccess"] == []
+    assert _litellm_keys(emulator) == {only["apiKey"]["id"]: (("m1",), True)}
+
+
+async def test_a_key_given_a_model_while_it_was_suspended_loses_that_model_at_once(
+    desk: Desk, app: Starlette, network: FlakyNetwork, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    key_id = (await alice.create_key(["m2"], name="growing"))["apiKey"]["id"]
+    network.meanwhile["/key/update"] = _suspend_meanwhile(desk, app, m1["id"])
+    updated = await desk.as_("alice").data(
+        documents.API_KEY_UPDATE, id=key_id, input={"modelIds": ["m1", "m2"]}
+    )
+
+    assert "/key/update" not in network.meanwhile
+    assert [m["id"] for m in updated["apiKeyUpdate"]["apiKey"]["modelAccess"]] == ["m2"]
+    assert _litellm_keys(emulator) == {key_id: (("m2",), False)}
+
+
+async def test_a_key_stored_while_a_suspension_is_under_way_waits_for_it(
+    desk: Desk,
+    app: Starlette,
+    network: FlakyNetwork,
+    emulator: LiteLLMEmulator,
+    db_engine: AsyncEngine,
+) -> None:
+    """The suspension holds its subscription while it changes LiteLLM; a key activated then
+    waits for its outcome instead of slipping past it."""
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    first = (await alice.create_key(["m1", "m2"], name="first"))["apiKey"]["id"]
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_suspension_in_litellm() -> None:
+        reached.set()
+        await go.wait()
+
+    suspension: list[asyncio.Task[None]] = []
+
+    async def suspend_and_let_the_key_be_stored() -> None:
+        suspension.append(asyncio.create_task(_suspend_meanwhile(desk, app, m1["id"])()))
+        await reached.wait()  # the suspension holds m1's row now, and waits in LiteLLM
+
+    network.meanwhile["/key/generate"] = suspend_and_let_the_key_be_stored
+    network.meanwhile["/key/update"] = hold_the_suspension_in_litellm  # narrowing `first`
+    creation = asyncio.create_task(desk.as_("alice").create_key(["m1", "m2"], name="second"))
+    waiting = await lock_waiters(db_engine, 1, stop=creation.done)
+    go.set()
+    second = (await creation)["apiKey"]["id"]
+    await suspension[0]
+
+    assert waiting == 1, "the activation was to wait for the suspension"
+    assert _litellm_keys(emulator) == {first: (("m2",), False), second: (("m2",), False)}
+
+
+async def test_the_reconciler_narrows_a_key_litellm_still_gives_a_suspended_model(
+    desk: Desk, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    other = (await alice.create_key(["m2"], name="other"))["apiKey"]["id"]
+    created = await alice.create_key(["m1", "m2"], name="both")
+    key_id = created["apiKey"]["id"]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+    # What a change LiteLLM applied but the BFF never heard of may leave (e.g. a timeout).
+    await resources.litellm.key_set_models(key=created["secret"], models=["m1", "m2"])
+
+    report = await resources.reconciler.run()
+    again = await resources.reconciler.run()
+
+    assert _litellm_keys(emulator) == {key_id: (("m2",), False), other: (("m2",), False)}
+    assert (report.keys_narrowed, report.keys_blocked, report.held) == (1, 0, [])
+    assert again.keys_narrowed == 0
+    async with AsyncSession(db_engine) as session:
+        narrowed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "api_key.narrowed"))
+        ).all()
+    assert [e.resource_id for e in narrowed] == [key_id]
+
+
+async def test_narrowing_every_key_at_once_is_held(
+    desk: Desk, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    await alice.subscribe("m1")
+    await alice.subscribe("m2")
+    for name in ("a", "b", "c"):
+        await alice.create_key(["m1", "m2"], name=name)
+    before = _litellm_keys(emulator)
+    # A wrong database: every subscription to m1 suspended without LiteLLM being told.
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            sa.update(Subscription)
+            .where(col(Subscription.model_id) == "m1")
+            .values(status=SubscriptionStatus.SUSPENDED)
+        )
+
+    report = await resources.reconciler.run()
+
+    assert _litellm_keys(emulator) == before
+    assert (report.keys_narrowed, report.held) == (0, [safety.HoldKind.NARROW_KEYS])
+
+
+async def test_a_keys_model_access_shows_only_the_models_it_may_call_now(
+    desk: Desk, client: httpx.AsyncClient
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = await alice.create_key(["m1", "m2"], name="both")
+    only = await alice.create_key(["m1"], name="only")
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+
+    listed = {
+        k["name"]: [m["id"] for m in k["modelAccess"]] for k in await desk.as_("alice").keys()
+    }
+    renamed = await desk.as_("alice").data(
+        documents.API_KEY_UPDATE, id=both["apiKey"]["id"], input={"name": "both, renamed"}
+    )
+    # What the key itself is told, without a session: `modelAccess(model:)` and `/authz`.
+    client.cookies.clear()
+    granted = {
+        (name, model): await _granted(client, created["secret"], model)
+        for name, created in (("both", both), ("only", only))
+        for model in ("m1", "m2")
+    }
+    await desk.as_("root").data(documents.SUBSCRIPTION_REACTIVATE, id=m1["id"])
+    after = {k["name"]: [m["id"] for m in k["modelAccess"]] for k in await desk.as_("alice").keys()}
+
+    assert listed == {"both": ["m2"], "only": []}
+    assert [m["id"] for m in renamed["apiKeyUpdate"]["apiKey"]["modelAccess"]] == ["m2"]
+    assert granted == {
+        ("both", "m1"): False,
+        ("both", "m2"): True,
+        ("only", "m1"): False,
+        ("only", "m2"): False,
+    }
+    assert after == {"both, renamed": ["m1", "m2"], "only": ["m1"]}
+
+
+async def _granted(client: httpx.AsyncClient, secret: str, model: str) -> bool:
+    """Whether `modelAccess(model:)` and `/authz` both grant the key the model (they agree)."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    graphql = await client.post(
+        "/graphql",
+        json={"query": documents.MODEL_ACCESS, "variables": {"model": model}},
+        headers=headers,
+    )
+    authz = await client.get("/authz", params={"model": model}, headers=headers)
+    granted = graphql.json()["data"]["modelAccess"]["__typename"] == "ModelAccessGranted"
+    assert granted is (authz.status_code == 200), authz.text
+    return granted
+
+
+async def test_editing_or_rotating_a_key_never_gives_it_back_a_suspended_model(
+    desk: Desk, emulator: LiteLLMEmulator
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    await alice.subscribe("m2")
+    both = (await alice.create_key(["m1", "m2"], name="both"))["apiKey"]["id"]
+    only = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+
+    alice = desk.as_("alice")
+    for key_id in (both, only):
+        renamed = await alice.data(documents.API_KEY_UPDATE, id=key_id, input={"name": "new"})
+        assert renamed["apiKeyUpdate"]["__typename"] == "ApiKeyUpdateSuccess"
+    edited = _litellm_keys(emulator)
+    for key_id in (both, only):
+        rotated = await alice.data(
+            documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+        )
+        assert rotated["apiKeyRotate"]["__typename"] == "ApiKeyRotateSuccess"
+    rotated_keys = {alias.split("/")[0]: state for alias, state in _litellm_keys(emulator).items()}
+
+    assert edited == {both: (("m2",), False), only: (("m1",), True)}
+    assert rotated_keys == {both: (("m2",), False), only: (("m1",), True)}
+
+
+async def test_rotating_a_blocked_key_with_litellm_failing_to_block_the_new_one_changes_nothing(
+    desk: Desk, network: FlakyNetwork, emulator: LiteLLMEmulator, db_engine: AsyncEngine
+) -> None:
+    alice = desk.as_("alice")
+    m1 = (await alice.subscribe("m1"))["subscription"]
+    key_id = (await alice.create_key(["m1"], name="only"))["apiKey"]["id"]
+    await desk.as_("root").data(documents.SUBSCRIPTION_SUSPEND, id=m1["id"])
+    before = _litellm_keys(emulator)
+    network.fail_path, network.fail_at = "/key/block", 2  # the first blocked the old secret
+
+    rotated = await desk.as_("alice").data(
+        documents.API_KEY_ROTATE, id=key_id, input={"gracePeriodSeconds": 0}
+    )
+
+    assert rotated["apiKeyRotate"]["code"] == "LITELLM_UNAVAILABLE"
+    assert _litellm_keys(emulator) == before == {key_id: (("m1",), True)}
+    async with AsyncSession(db_engine) as session:
+        row = await session.get(ApiKey, uuid.UUID(key_id))
+    assert row is not None
+    assert row.changing_since is None
 
 
 async def test_cancelling_keeps_a_key_off_its_suspended_models(

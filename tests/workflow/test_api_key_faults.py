@@ -4,7 +4,7 @@ active row without its LiteLLM key - at once, or after the reconciler."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -13,54 +13,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.applications import Starlette
 
 from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, User, utcnow
-from app.main import create_app
 from app.resources import Resources
 from app.services.api_keys import KEY_ID_METADATA
-from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
-from tests.conftest import serve
 from tests.portal import Portal
 from tests.scrape import recorded
+from tests.workflow.faults import (  # noqa: F401  (fixtures: app, network, portal)
+    FaultyNetwork,
+    app_fixture,
+    network_fixture,
+    portal_fixture,
+)
 
 REPAIRS = "litemaas_reconciler_repairs_total"
 KEY_OPERATIONS = "litemaas_api_key_operations_total"
 CREATION_SECONDS = "litemaas_api_key_operation_duration_seconds"
-
-
-class FaultyNetwork(httpx.AsyncBaseTransport):
-    """The wire between the BFF and LiteLLM, which can fail one kind of request."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.fail_path: str | None = None
-        self.fault: Callable[[httpx.Request], Awaitable[httpx.Response]] | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.fault is not None and request.url.path == self.fail_path:
-            return await self.fault(request)
-        return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def network(emulator: LiteLLMEmulator) -> FaultyNetwork:
-    return FaultyNetwork(httpx.ASGITransport(app=emulator.app))
-
-
-@pytest.fixture
-def app(settings: Settings, network: FaultyNetwork) -> Starlette:
-    return create_app(settings, litellm_transport=network)
-
-
-@pytest.fixture
-async def portal(app: Starlette) -> AsyncIterator[Portal]:
-    async with serve(app) as client:
-        portal = Portal(client)
-        await portal.login()
-        await portal.subscribe("m1")
-        yield portal
 
 
 async def _rows(db_engine: AsyncEngine) -> list[ApiKey]:

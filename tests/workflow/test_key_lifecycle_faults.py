@@ -16,38 +16,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.applications import Starlette
 
 from app.db.models import ApiKey, ApiKeyModel, ApiKeyStatus, utcnow
-from app.main import create_app
 from app.resources import Resources
 from app.services.api_keys import KEY_ID_METADATA
-from app.settings import Settings
 from litellm_emulator import LiteLLMEmulator
 from tests import documents
-from tests.conftest import serve
 from tests.portal import Portal
-from tests.workflow.test_api_key_faults import FaultyNetwork
-
-
-@pytest.fixture
-def network(emulator: LiteLLMEmulator) -> FaultyNetwork:
-    return FaultyNetwork(httpx.ASGITransport(app=emulator.app))
-
-
-@pytest.fixture
-def app(settings: Settings, network: FaultyNetwork) -> Starlette:
-    return create_app(settings, litellm_transport=network)
-
-
-@pytest.fixture
-async def portal(app: Starlette) -> AsyncIterator[Portal]:
-    async with serve(app) as client:
-        portal = Portal(client)
-        await portal.login()
-        await portal.subscribe("m1")
-        await portal.subscribe("m2")
-        yield portal
+from tests.workflow.faults import (  # noqa: F401  (fixtures: app, network, portal)
+    FaultyNetwork,
+    app_fixture,
+    network_fixture,
+    portal_fixture,
+)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class ApiKeyRead:
     spend: float | None
     spend_synced_at: datetime | None
     models: tuple[ModelRead, ...]
+    # Those of `models` its owner's subscription to is ACTIVE: what the key may call now.
+    reachable: tuple[ModelRead, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +80,9 @@ class KeyState:
     secret_sha256: str | None
     created_at: datetime
     updated_at: datetime
-    # Some model of the key has an ACTIVE subscription of its owner: LiteLLM may let it call.
-    reachable: bool
+    # The key's models its owner's subscription to is ACTIVE, sorted: those LiteLLM may let
+    # it call (none: it is blocked there).
+    reachable: tuple[str, ...]
     # The secret a rotation replaced, valid until `previous_valid_until`.
     previous_secret_sha256: str | None = None
     previous_valid_until: datetime | None = None
@@ -174,7 +177,7 @@ _KEY_COLUMNS = (
     KEYS.c.spend_synced_at,
 )
 _WITH_MODELS = (
-    sa.select(*_KEY_COLUMNS, *model_columns("model_"))
+    sa.select(*_KEY_COLUMNS, *model_columns("model_"), _LINK_SUBSCRIBED.label("reachable"))
     .select_from(
         KEYS.outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id).outerjoin(
             MODELS, MODELS.c.id == LINKS.c.model_id
@@ -222,11 +225,14 @@ ACCESS = reader.statement(
 
 # The keys page reads `_WITH_MODELS` rows by position (`columns`), the positions found by name
 # here: copying its 75 rows of 25 columns into mappings cost more than reading them.
-_KEY_FIELDS = tuple(f.name for f in dataclasses.fields(ApiKeyRead) if f.name != "models")
+_KEY_FIELDS = tuple(
+    f.name for f in dataclasses.fields(ApiKeyRead) if f.name not in ("models", "reachable")
+)
 _KEY_VALUES = columns(_WITH_MODELS, _KEY_FIELDS)
 _MODEL_VALUES = columns(_WITH_MODELS, [f"model_{name}" for name in MODEL_FIELDS])
 _KEY_ID = position(_WITH_MODELS, "id")
 _MODEL_ID = position(_WITH_MODELS, "model_id")
+_REACHABLE = position(_WITH_MODELS, "reachable")
 _STATUSES = {status.value: status for status in ApiKeyStatus}
 
 
@@ -236,23 +242,26 @@ def _keys(rows: Sequence[Row]) -> list[ApiKeyRead]:
     models: dict[str, ModelRead] = {}
     current: Row | None = None
     held: list[ModelRead] = []
+    reachable: list[ModelRead] = []
     for row in rows:
         if current is None or row[_KEY_ID] != current[_KEY_ID]:
             if current is not None:
-                keys.append(_key(current, tuple(held)))
-            current, held = row, []
+                keys.append(_key(current, tuple(held), tuple(reachable)))
+            current, held, reachable = row, [], []
         model_id = row[_MODEL_ID]
         if model_id is not None:
             model = models.get(model_id)
             if model is None:
                 model = models[model_id] = model_of(_MODEL_VALUES(row))
             held.append(model)
+            if row[_REACHABLE]:
+                reachable.append(model)
     if current is not None:
-        keys.append(_key(current, tuple(held)))
+        keys.append(_key(current, tuple(held), tuple(reachable)))
     return keys
 
 
-def _key(row: Row, models: tuple[ModelRead, ...]) -> ApiKeyRead:
+def _key(row: Row, models: tuple[ModelRead, ...], reachable: tuple[ModelRead, ...]) -> ApiKeyRead:
     (
         id_,
         user_id,
@@ -285,6 +294,7 @@ def _key(row: Row, models: tuple[ModelRead, ...]) -> ApiKeyRead:
         spend=spend,
         spend_synced_at=spend_synced_at,
         models=models,
+        reachable=reachable,
     )
 
 
@@ -439,6 +449,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             key.status = ApiKeyStatus.ACTIVE
             key.secret_sha256 = secret_sha256
             key.prefix = prefix
@@ -503,6 +514,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             for name in ("name", "max_budget", "tpm_limit", "rpm_limit", "expires_at"):
                 value = getattr(change, name)
                 if value is not None:
@@ -538,6 +550,7 @@ class ApiKeyRepository:
         async with self._sessions() as session:
             key = await session.get(ApiKey, key_id)
             assert key is not None
+            await _after_subscription_decisions(session, key.user_id)
             key.previous_secret_sha256 = key.secret_sha256
             key.previous_valid_until = previous_valid_until
             key.secret_sha256 = secret_sha256
@@ -582,14 +595,18 @@ class ApiKeyRepository:
 
     async def states(self) -> dict[uuid.UUID, KeyState]:
         """Every key, by id."""
-        reachable_keys = (
-            sa.select(LINKS.c.api_key_id)
+        reachable_links = (
+            sa.select(LINKS.c.api_key_id, LINKS.c.model_id)
             .select_from(LINKS.join(KEYS, KEYS.c.id == LINKS.c.api_key_id))
             .where(_LINK_SUBSCRIBED)
+            .order_by(LINKS.c.api_key_id, LINKS.c.model_id)
         )
         async with self._sessions() as session:
             rows = (await session.exec(select(ApiKey))).all()
-            reachable = set((await session.exec(reachable_keys)).scalars().all())  # type: ignore[call-overload]
+            links = (await session.exec(reachable_links)).all()  # type: ignore[call-overload]
+        reachable: dict[uuid.UUID, list[str]] = {}
+        for key_id, model_id in links:
+            reachable.setdefault(key_id, []).append(model_id)
         return {
             k.id: KeyState(
                 k.id,
@@ -598,7 +615,7 @@ class ApiKeyRepository:
                 k.secret_sha256,
                 k.created_at,
                 k.updated_at,
-                reachable=k.id in reachable,
+                reachable=tuple(reachable.get(k.id, ())),
                 previous_secret_sha256=k.previous_secret_sha256,
                 previous_valid_until=k.previous_valid_until,
                 changing_since=k.changing_since,
@@ -695,6 +712,17 @@ def _change_details(change: KeyChange) -> dict[str, Any]:
     if change.expires_at is not None:
         details["expires_at"] = change.expires_at.isoformat()
     return details
+
+
+async def _after_subscription_decisions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Wait for the user's subscription decisions under way: each holds its subscription's row
+    while it changes the user's keys in LiteLLM. A key written after one sees its outcome in
+    the key's `reachable`; one that starts later finds the key as written here."""
+    await session.exec(
+        select(Subscription.id)
+        .where(col(Subscription.user_id) == user_id)
+        .with_for_update(read=True)
+    )
 
 
 async def mark_revoked(session: AsyncSession, key_ids: Collection[uuid.UUID]) -> None:

@@ -20,6 +20,7 @@ class HoldKind(StrEnum):
     DELETE_ORPHAN_KEYS = "delete_orphan_keys"  # LiteLLM keys made here without a live row
     RETIRE_MODELS = "retire_models"  # models LiteLLM's /model/info no longer lists
     UNBLOCK_KEYS = "unblock_keys"  # keys of active users that LiteLLM blocks
+    NARROW_KEYS = "narrow_keys"  # keys LiteLLM lets call models their rows do not give them
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,7 @@ export type ModelUpdateInput = {
 
 export type SafetyHoldKind =
   | 'DELETE_ORPHAN_KEYS'
+  | 'NARROW_KEYS'
   | 'RETIRE_MODELS'
   | 'REVOKE_MISSING_KEYS'
   | 'UNBLOCK_KEYS';
