@@ -59,6 +59,10 @@ def from_litellm_error(error: LiteLLMError, *, action: str) -> Failure:
     return validation(f"LiteLLM refused to {action}")
 
 
+# What a request the database could not serve answers (503 outside GraphQL).
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable. Try again shortly."
+
 # The connection could not be made, was lost, or the server is refusing or shutting down.
 _UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable host; TimeoutError too

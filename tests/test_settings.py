@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from app.settings import (
     AuthMode,
     ConfigurationError,
     Environment,
+    Settings,
     load_settings,
 )
 from tests.conftest import make_settings
@@ -39,6 +41,7 @@ OPENSHIFT = {
     "openshift_client_id": "litemaas",
     "openshift_client_secret": "an-oauth-client-secret",
 }
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_zero_configuration_gives_a_development_service_on_loopback() -> None:
@@ -357,3 +360,17 @@ def test_key_policy_settings_are_empty_by_default_and_an_empty_value_means_none(
 def test_a_default_key_expiry_beyond_the_maximum_refuses_to_start() -> None:
     with pytest.raises(ValidationError, match="KEY_DEFAULT_EXPIRY_DAYS"):
         make_settings(key_default_expiry_days=100, key_max_expiry_days=90)
+
+
+def test_every_setting_has_a_row_in_the_readme_configuration_table() -> None:
+    section = README.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    # A row's first cell names one or more variables: | `A`, `B` | default | meaning |
+    documented = {
+        name
+        for row in section.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", row.split("|")[1])
+    }
+
+    missing = sorted({field.upper() for field in Settings.model_fields} - documented)
+    assert not missing, f"README.md's Configuration table lacks {missing}"

@@ -293,6 +293,20 @@ async def test_production_refuses_anything_else_before_parsing(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+async def test_production_refuses_a_free_form_query_over_get_before_parsing(
+    database_url: str, db_engine: AsyncEngine
+) -> None:
+    app = _app(database_url, env="production")
+    async with serve(app) as client:
+        with _statements(app) as statements:
+            response = await client.get("/graphql", params={"query": documents.ME}, headers=ACCEPT)
+
+    assert response.status_code == 400
+    assert "data" not in response.json()
+    assert _codes(response.json()) == ["PERSISTED_QUERY_ID_REQUIRED"]
+    assert statements == [], "a refused document must reach no database"
+
+
 async def test_development_runs_a_document_apollo_sends_after_an_unknown_hash(
     client: httpx.AsyncClient,
 ) -> None:

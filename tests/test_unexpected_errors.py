@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from app.auth.session import SESSION_COOKIE
 from app.failures import database_unavailable
 from app.main import create_app
 from app.services import catalog
@@ -57,6 +58,24 @@ async def test_authz_fails_closed_with_503_when_the_database_is_unavailable(
         "message": "The database is unavailable. Try again shortly.",
         "model": "m1",
     }
+
+
+async def test_a_sign_in_while_the_database_is_unavailable_is_503_with_its_code(
+    no_database: httpx.AsyncClient,
+) -> None:
+    response = await no_database.post(
+        "/auth/dev-login", json={"username": "ada", "email": "ada@example.com"}
+    )
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {
+        "error": {
+            "code": "DATABASE_UNAVAILABLE",
+            "message": "The database is unavailable. Try again shortly.",
+        }
+    }
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
 
 
 async def test_a_bug_is_internal_server_error_and_logged_in_full(

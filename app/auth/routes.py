@@ -22,6 +22,7 @@ from app.auth.providers import (
     forget_pending_logins,
 )
 from app.auth.session import current, sign_in, sign_out
+from app.failures import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, database_unavailable
 from app.log_context import set_user
 from app.metrics import ERROR, SUCCEEDED, outcome
 from app.resources import Resources
@@ -42,8 +43,10 @@ _RETURN_TO = "login_return_to"
 LOGIN_ERROR_PARAM = "loginError"
 IDENTITY_PROVIDER_UNAVAILABLE = "IDENTITY_PROVIDER_UNAVAILABLE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
-# Every code a refused sign-in sends the browser back with.
-LOGIN_ERROR_CODES = frozenset({*LoginRefusal, *SignInRefusal, IDENTITY_PROVIDER_UNAVAILABLE})
+# Every code a refused or failed sign-in sends the browser back with.
+LOGIN_ERROR_CODES = frozenset(
+    {*LoginRefusal, *SignInRefusal, IDENTITY_PROVIDER_UNAVAILABLE, DATABASE_UNAVAILABLE}
+)
 _DEV_LOGIN_STATUS = {
     SignInRefusal.ACCOUNT_CONFLICT: 409,
     SignInRefusal.NOT_ALLOWED: 403,
@@ -116,12 +119,18 @@ async def _finish_login(request: Request, provider: IdentityProvider) -> tuple[R
     if isinstance(identity, LoginRefused):
         log.info("login refused: %s (%r)", identity.reason.value, identity.detail)
         return _back_to_frontend(settings, identity.reason.value), identity.reason.value.lower()
-    user = await users.sign_in(
-        users=resources.users,
-        sync=resources.user_sync,
-        settings=resources.settings,
-        identity=identity,
-    )
+    try:
+        user = await users.sign_in(
+            users=resources.users,
+            sync=resources.user_sync,
+            settings=resources.settings,
+            identity=identity,
+        )
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        _log_database_unavailable(error)
+        return _back_to_frontend(settings, DATABASE_UNAVAILABLE), ERROR
     if isinstance(user, SignInRefused):
         return _back_to_frontend(settings, user.code.value), outcome(user)
     set_user(user.id)
@@ -178,6 +187,10 @@ def _provider_unavailable(exc: Exception, settings: Settings) -> Response:
     return _back_to_frontend(settings, IDENTITY_PROVIDER_UNAVAILABLE)
 
 
+def _log_database_unavailable(error: Exception) -> None:
+    log.warning("sign-in: the database is unavailable (%s)", type(error).__name__)
+
+
 def _back_to_frontend(settings: Settings, code: str) -> Response:
     """Send a person whose sign-in failed to the frontend, which explains the code."""
     target = f"{settings.frontend_home}?{urlencode({LOGIN_ERROR_PARAM: code})}"
@@ -223,9 +236,14 @@ async def dev_login(request: Request) -> Response:
                 settings=resources.settings,
                 identity=identity,
             )
-        except Exception:
+        except Exception as error:
             resources.metrics.sign_ins.labels(outcome=ERROR).inc()
-            raise
+            if not database_unavailable(error):
+                raise
+            _log_database_unavailable(error)
+            response = _error(503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+            response.headers["Retry-After"] = "1"
+            return response
     resources.metrics.sign_ins.labels(outcome=outcome(user)).inc()
     if isinstance(user, SignInRefused):
         return _error(_DEV_LOGIN_STATUS[user.code], user.code.value, user.message)

@@ -30,7 +30,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from app.failures import database_unavailable
+from app.failures import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, database_unavailable
 from app.graphql.api_keys import ApiKeyMutation, ApiKeyQuery
 from app.graphql.audit import AuditQuery
 from app.graphql.enforcement import EnforcementMutation, EnforcementQuery
@@ -107,7 +107,6 @@ def _before_execution(error: GraphQLError) -> bool:
 
 
 # Top-level error codes of failures the client did not cause.
-DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -127,7 +126,7 @@ class UnexpectedErrors(SchemaExtension):
 
 def _masked(error: GraphQLError) -> GraphQLError:
     if database_unavailable(error.original_error):
-        code, message = DATABASE_UNAVAILABLE, "The database is unavailable. Try again shortly."
+        code, message = DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
     else:
         code, message = INTERNAL_SERVER_ERROR, "Something went wrong on our side."
     return GraphQLError(

@@ -16,7 +16,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth.bearer import bearer_token
-from app.failures import Failure, FailureCode, database_unavailable
+from app.failures import (
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    Failure,
+    FailureCode,
+    database_unavailable,
+)
 from app.resources import Resources
 from app.services import access
 
@@ -59,8 +65,8 @@ async def _authz(request: Request, resources: Resources) -> Response:
         return _json(
             {
                 "allowed": False,
-                "code": "DATABASE_UNAVAILABLE",
-                "message": "The database is unavailable. Try again shortly.",
+                "code": DATABASE_UNAVAILABLE,
+                "message": DATABASE_UNAVAILABLE_MESSAGE,
                 "model": model_id,
             },
             status_code=503,

@@ -343,6 +343,25 @@ async def test_the_provider_being_down_sends_the_browser_back_with_a_code(
     assert recorded(metrics, SIGN_INS, outcome="identity_provider_unavailable") == 1
 
 
+async def test_the_database_being_down_at_the_callback_sends_the_browser_back_with_a_code(
+    oidc_provider: OidcTestProvider,
+) -> None:
+    frontend = "https://portal.example.com/app"
+    # Nothing listens on port 1: the login starts (it needs no database), the callback cannot.
+    down = "postgresql+asyncpg://postgres@127.0.0.1:1/litemaas"
+    app = create_app(oidc_settings(down, oidc_provider.issuer, frontend_url=frontend))
+    async with browser_client({PUBLIC_URL: app}) as client:
+        callback_url = await sign_in_at_provider(
+            client, f"{PUBLIC_URL}/auth/login", login="ada", callback_url=CALLBACK
+        )
+        callback = await client.get(callback_url)
+        cookie = client.cookies.get(SESSION_COOKIE)
+
+    assert login_error(callback, f"{frontend}/") == "DATABASE_UNAVAILABLE"
+    assert cookie is None or "uid" not in read_session(cookie, SESSION_SECRET)
+    assert recorded(app.state.resources.metrics, SIGN_INS, outcome="error") == 1
+
+
 async def test_sso_routes_are_absent_when_auth_mode_is_dev(client: httpx.AsyncClient) -> None:
     login = await client.get("/auth/login")
     callback = await client.get("/auth/callback", params={"code": "c", "state": "s"})

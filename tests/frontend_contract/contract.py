@@ -35,8 +35,9 @@ from graphql import (
 )
 
 from app.auth.routes import LOGIN_ERROR_CODES, UNSUPPORTED_MEDIA_TYPE
+from app.failures import DATABASE_UNAVAILABLE
 from app.graphql import trusted_documents, view
-from app.graphql.schema import DATABASE_UNAVAILABLE, INTERNAL_SERVER_ERROR
+from app.graphql.schema import INTERNAL_SERVER_ERROR
 from app.http.body_limit import REQUEST_TOO_LARGE
 from app.settings import Settings
 

@@ -8,6 +8,7 @@ from graphql import GraphQLEnumType
 
 from tests.frontend_contract.contract import (
     ERROR_MESSAGES_FILE,
+    REPO,
     SIGN_IN_ERROR_CODES,
     TOP_LEVEL_ERROR_CODES,
     load_error_messages,
@@ -65,3 +66,12 @@ def test_the_catalogue_carries_the_agreed_wording() -> None:
     assert messages["LITELLM_UNAVAILABLE"]["message"] == (
         "Service temporarily unavailable. Please try again later."
     )
+
+
+def test_the_readme_says_when_each_code_is_answered() -> None:
+    readme = (REPO / "README.md").read_text()
+
+    missing = sorted(
+        code for code in load_error_messages() if not re.search(rf"\b{code}\b", readme)
+    )
+    assert not missing, f"README.md never mentions {missing}"

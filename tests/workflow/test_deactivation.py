@@ -20,6 +20,7 @@ from litellm_emulator import LiteLLMEmulator
 from tests import documents
 from tests.portal import Portal
 from tests.workflow.conftest import Stack
+from tests.workflow.test_queries import counted_statements
 
 
 async def _checks(client: httpx.AsyncClient, secret: str) -> tuple[Any, ...]:
@@ -94,6 +95,27 @@ async def test_deactivation_ends_sessions_refuses_the_keys_and_blocks_them_in_li
     # The session ended by the deactivation stays ended.
     portal.client.cookies.set(SESSION_COOKIE, session)
     assert await portal.gql(documents.ME) == {"data": {"me": None}}
+
+
+async def test_authz_reads_the_owners_state_in_its_one_statement(
+    portal: Portal, resources: Resources
+) -> None:
+    user_id, created = await _user_with_key(portal)
+    portal.client.cookies.clear()  # a gateway holds only the key
+    headers = {"Authorization": f"Bearer {created['secret']}"}
+
+    with counted_statements(resources) as while_active:
+        granted = await portal.client.get("/authz", params={"model": "m1"}, headers=headers)
+    await _set_active(resources, user_id, active=False)
+    with counted_statements(resources) as once_deactivated:
+        refused = await portal.client.get("/authz", params={"model": "m1"}, headers=headers)
+
+    assert (granted.status_code, refused.status_code) == (200, 401)
+    assert refused.json()["code"] == "INVALID_API_KEY"
+    # Deactivation costs the access check nothing: the owner is part of the key's one read.
+    assert len(while_active) == 1, while_active
+    assert len(once_deactivated) == 1, once_deactivated
+    assert "is_active" in while_active[0]
 
 
 async def test_a_deactivated_user_cannot_sign_in_again(
