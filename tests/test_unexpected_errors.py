@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,20 +16,26 @@ from app.auth.session import SESSION_COOKIE
 from app.failures import database_unavailable
 from app.main import create_app
 from app.services import catalog
+from app.settings import Settings
+from tests.auth.session_cookie import write_session
 from tests.conftest import TEST_DATABASE_SERVER, make_settings, serve
 from tests.portal import Portal
 
 
 @pytest.fixture
-async def no_database() -> AsyncIterator[httpx.AsyncClient]:
-    """The service with its PostgreSQL unreachable."""
+def no_database_settings() -> Settings:
     # Nothing listens on port 1: connecting fails at once.
-    settings = make_settings(
+    return make_settings(
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/litemaas",
         litellm_url="http://127.0.0.1:9",
         litellm_master_key="sk-unused",
     )
-    async with serve(create_app(settings)) as client:
+
+
+@pytest.fixture
+async def no_database(no_database_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The service with its PostgreSQL unreachable."""
+    async with serve(create_app(no_database_settings)) as client:
         yield client
 
 
@@ -76,6 +83,26 @@ async def test_a_sign_in_while_the_database_is_unavailable_is_503_with_its_code(
         }
     }
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+async def test_a_sign_out_while_the_database_is_unavailable_keeps_the_session_and_says_so(
+    no_database: httpx.AsyncClient, no_database_settings: Settings
+) -> None:
+    # Ending the session everywhere needs the database: the browser is sent back with the code
+    # and keeps its cookie, rather than being signed out here while copies elsewhere live on.
+    secret = no_database_settings.session_secret.get_secret_value()
+    signed_in = {"uid": str(uuid.uuid4()), "gen": 0, "exp": int(time.time()) + 60}
+    cookie = write_session(signed_in, secret)
+    no_database.cookies.set(SESSION_COOKIE, cookie)
+
+    response = await no_database.post("/auth/logout")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        f"{no_database_settings.frontend_home}?loginError=DATABASE_UNAVAILABLE"
+    )
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert no_database.cookies[SESSION_COOKIE] == cookie
 
 
 async def test_a_bug_is_internal_server_error_and_logged_in_full(

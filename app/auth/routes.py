@@ -129,7 +129,7 @@ async def _finish_login(request: Request, provider: IdentityProvider) -> tuple[R
     except Exception as error:
         if not database_unavailable(error):
             raise
-        _log_database_unavailable(error)
+        _log_database_unavailable("sign-in", error)
         return _back_to_frontend(settings, DATABASE_UNAVAILABLE), ERROR
     if isinstance(user, SignInRefused):
         return _back_to_frontend(settings, user.code.value), outcome(user)
@@ -143,11 +143,19 @@ async def logout(request: Request) -> Response:
     session = current(request)
     if session is not None:
         # Only a current session can end the others: a stale copy of the cookie ends nothing.
-        await users.end_sessions(
-            users=_resources(request).users,
-            user_id=session.user_id,
-            generation=session.generation,
-        )
+        try:
+            await users.end_sessions(
+                users=_resources(request).users,
+                user_id=session.user_id,
+                generation=session.generation,
+            )
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # Copies of the cookie elsewhere could not be ended: the session stays as it is,
+            # and the person is told to try again, rather than signed out here alone.
+            _log_database_unavailable("sign-out", error)
+            return _back_to_frontend(_resources(request).settings, DATABASE_UNAVAILABLE)
     sign_out(request)
     target = _resources(request).settings.post_logout_url
     provider = _identity_provider(request)
@@ -187,12 +195,12 @@ def _provider_unavailable(exc: Exception, settings: Settings) -> Response:
     return _back_to_frontend(settings, IDENTITY_PROVIDER_UNAVAILABLE)
 
 
-def _log_database_unavailable(error: Exception) -> None:
-    log.warning("sign-in: the database is unavailable (%s)", type(error).__name__)
+def _log_database_unavailable(action: str, error: Exception) -> None:
+    log.warning("%s: the database is unavailable (%s)", action, type(error).__name__)
 
 
 def _back_to_frontend(settings: Settings, code: str) -> Response:
-    """Send a person whose sign-in failed to the frontend, which explains the code."""
+    """Send a person whose sign-in (or sign-out) failed to the frontend, which explains the code."""
     target = f"{settings.frontend_home}?{urlencode({LOGIN_ERROR_PARAM: code})}"
     return RedirectResponse(target, status_code=303)
 
@@ -240,7 +248,7 @@ async def dev_login(request: Request) -> Response:
             resources.metrics.sign_ins.labels(outcome=ERROR).inc()
             if not database_unavailable(error):
                 raise
-            _log_database_unavailable(error)
+            _log_database_unavailable("sign-in", error)
             response = _error(503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
             response.headers["Retry-After"] = "1"
             return response
