@@ -28,6 +28,7 @@ from app.db.reader import Reader, Row, as_text
 from app.db.repositories import audit, columns, named, position
 from app.db.repositories.catalogue import FIELDS as MODEL_FIELDS
 from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_of
+from app.db.repositories.users import SESSION_CURRENT
 
 # Keys that count against the per-user limit: in use, or being created.
 LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
@@ -201,11 +202,7 @@ LISTING_OF_SESSION = reader.statement(
         _USERS.outerjoin(KEYS, sa.and_(KEYS.c.user_id == _USERS.c.id, _LISTED))
         .outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id)
         .outerjoin(MODELS, MODELS.c.id == LINKS.c.model_id)
-    ).where(
-        _USERS.c.id == sa.bindparam("user_id"),
-        _USERS.c.session_generation == sa.bindparam("generation"),
-        _USERS.c.is_active,
-    ),
+    ).where(SESSION_CURRENT),
 )
 # One key with its models, whatever its status.
 ONE = reader.statement("api_keys.one", _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id")))
