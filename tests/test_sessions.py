@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.session import SESSION_COOKIE
 from app.db.models import User
 from app.resources import Resources
-from app.services import users
+from app.services import api_keys, users
 from tests import documents
 from tests.portal import Portal
 from tests.workflow.test_queries import counted_statements
@@ -188,3 +188,67 @@ async def test_the_catalogue_shows_an_ended_sessions_subscriptions_to_nobody(
     # The models, their subscriptions and the session check are one statement.
     assert len(statements) == 1, statements
     assert [m["subscription"] for m in replayed] == [None, None]
+
+
+async def test_the_keys_page_checks_the_session_in_its_one_statement(
+    portal: Portal, resources: Resources
+) -> None:
+    await portal.login("pia")
+    await portal.subscribe("m1")
+    await portal.create_key(["m1"], name="laptop")
+    copied = portal.client.cookies[SESSION_COOKIE]
+    with counted_statements(resources) as statements:
+        keys = await portal.keys()
+
+    await portal.client.post("/auth/logout")
+    portal.client.cookies.clear()
+    anonymous = await portal.gql(documents.API_KEYS)
+    portal.client.cookies.set(SESSION_COOKIE, copied)
+    with counted_statements(resources) as refusing:
+        replayed = await portal.gql(documents.API_KEYS)
+
+    assert [(k["name"], [m["id"] for m in k["modelAccess"]]) for k in keys] == [("laptop", ["m1"])]
+    # The keys, their models and the session check (user active, generation current).
+    assert len(statements) == 1, statements
+    assert "session_generation" in statements[0]
+    assert "is_active" in statements[0]
+    # An ended session is refused by that statement, with an anonymous visitor's answer.
+    assert len(refusing) == 1, refusing
+    assert replayed == anonymous
+    assert replayed["data"] is None
+    assert [(e["message"], e["path"], e["extensions"]) for e in replayed["errors"]] == [
+        ("Sign in to do this.", ["apiKeys"], {"code": "UNAUTHENTICATED"})
+    ]
+
+
+async def test_the_key_listing_refuses_an_ended_session_and_a_deactivated_user_by_itself(
+    portal: Portal, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    user_id = uuid.UUID(await portal.login("quin"))
+
+    async def listed(generation: int, user: uuid.UUID = user_id) -> list[str] | None:
+        keys = await api_keys.list_for_session(
+            keys=resources.api_keys, user_id=user, generation=generation
+        )
+        return None if keys is None else [k.name for k in keys]
+
+    assert await listed(0) == []  # current, no key yet
+    await portal.subscribe("m1")
+    await portal.create_key(["m1"], name="laptop")
+    assert await listed(0) == ["laptop"]
+    assert await listed(1) is None  # not a generation the user has reached
+    assert await listed(0, uuid.uuid4()) is None  # nobody
+
+    await portal.client.post("/auth/logout")
+    assert await listed(0) is None  # ended by the logout
+    assert await listed(1) == ["laptop"]
+
+    # Deactivated with the generation left as it is: the listing's own check refuses.
+    async with AsyncSession(db_engine) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        assert user.session_generation == 1
+        user.is_active = False
+        session.add(user)
+        await session.commit()
+    assert await listed(1) is None

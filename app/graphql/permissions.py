@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from strawberry.permission import BasePermission
+from strawberry.utils.await_maybe import await_maybe
 
 from app.graphql.context import Info
 
@@ -57,3 +58,17 @@ class CanReadUser(BasePermission):
         if user_id is None or user_id == str(user.id):
             return True
         return bool(READ_OTHERS_ROLES.intersection(user.roles))
+
+
+def refuse(permission: BasePermission) -> NoReturn:
+    """Raise the error `permission` answers with when it refuses, for a field that checks the
+    caller itself (the same code and message as through `permission_classes`)."""
+    permission.on_unauthorized()
+    raise AssertionError(f"{type(permission).__name__}.on_unauthorized returned")
+
+
+async def require(info: Info, *permissions: BasePermission, **kwargs: Any) -> None:
+    """Check these permissions in order as `permission_classes` would, with the same errors."""
+    for permission in permissions:
+        if not await await_maybe(permission.has_permission(None, info, **kwargs)):
+            refuse(permission)

@@ -123,6 +123,15 @@ async def list_for_user(*, keys: ApiKeyRepository, user_id: uuid.UUID) -> list[A
     return await keys.list_for_user(user_id)
 
 
+async def list_for_session(
+    *, keys: ApiKeyRepository, user_id: uuid.UUID, generation: int
+) -> list[ApiKeyRead] | None:
+    """The keys as `list_for_user` gives them while the session is current (its user active,
+    its generation not ended); None once it is not. One statement checks the session and reads
+    the keys."""
+    return await keys.list_for_session(user_id, generation=generation)
+
+
 async def get_for_user(
     *, keys: ApiKeyRepository, user_id: uuid.UUID, key_id: uuid.UUID
 ) -> ApiKeyRead | None:

@@ -70,8 +70,8 @@ async def test_api_keys_costs_the_same_statements_for_1_and_50_keys(
 
     assert len(keys) == 50
     assert sum(len(k["modelAccess"]) for k in keys) == 75
-    # The signed-in user and the keys with their models.
-    assert len(one_key) == len(fifty_keys) == 2, fifty_keys
+    # The keys with their models, the session checked in the same statement.
+    assert len(one_key) == len(fifty_keys) == 1, fifty_keys
 
 
 async def test_me_reads_the_signed_in_user_once(
@@ -381,5 +381,6 @@ async def test_the_callers_subscriptions_cost_one_statement_and_only_when_select
 
     assert {m["subscription"]["status"] for k in keys for m in k["modelAccess"]} == {"ACTIVE"}
     assert sum(len(k["modelAccess"]) for k in keys) == 4
-    # The signed-in user, the keys with their models, then the caller's subscriptions.
-    assert (len(without), len(selected)) == (2, 3), selected
+    # The keys with their models (the session checked with them), then the caller's
+    # subscriptions.
+    assert (len(without), len(selected)) == (1, 2), selected

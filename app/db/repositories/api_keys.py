@@ -28,6 +28,7 @@ from app.db.reader import Reader, Row, as_text
 from app.db.repositories import audit, columns, named, position
 from app.db.repositories.catalogue import FIELDS as MODEL_FIELDS
 from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_of
+from app.db.repositories.users import SESSION_CURRENT
 
 # Keys that count against the per-user limit: in use, or being created.
 LIVE_STATUSES = (ApiKeyStatus.ACTIVE, ApiKeyStatus.PENDING)
@@ -176,23 +177,32 @@ _KEY_COLUMNS = (
     KEYS.c.spend,
     KEYS.c.spend_synced_at,
 )
-_WITH_MODELS = (
-    sa.select(*_KEY_COLUMNS, *model_columns("model_"), _LINK_SUBSCRIBED.label("reachable"))
-    .select_from(
-        KEYS.outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id).outerjoin(
-            MODELS, MODELS.c.id == LINKS.c.model_id
-        )
+# A key's row with one of its models, newest key first (the rows `_keys` reads).
+_KEY_ROW = sa.select(
+    *_KEY_COLUMNS, *model_columns("model_"), _LINK_SUBSCRIBED.label("reachable")
+).order_by(KEYS.c.created_at.desc(), KEYS.c.id, MODELS.c.id)
+_WITH_MODELS = _KEY_ROW.select_from(
+    KEYS.outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id).outerjoin(
+        MODELS, MODELS.c.id == LINKS.c.model_id
     )
-    .order_by(KEYS.c.created_at.desc(), KEYS.c.id, MODELS.c.id)
 )
+_LISTED = as_text(KEYS.c.status) != ApiKeyStatus.PENDING.value
 # A user's keys with their models, one row per key and model (one row with no model for a key
 # that has none); keys being created are left out.
 LISTING = reader.statement(
     "api_keys.listing",
-    _WITH_MODELS.where(
-        KEYS.c.user_id == sa.bindparam("user_id"),
-        as_text(KEYS.c.status) != ApiKeyStatus.PENDING.value,
-    ),
+    _WITH_MODELS.where(KEYS.c.user_id == sa.bindparam("user_id"), _LISTED),
+)
+# The same rows, only while the session is current (its user active, its generation not
+# ended): the keys page checks the session in its one statement. The user's row leads, so a
+# current session without keys gives one row with no key, an ended one none at all.
+LISTING_OF_SESSION = reader.statement(
+    "api_keys.listing_of_session",
+    _KEY_ROW.select_from(
+        _USERS.outerjoin(KEYS, sa.and_(KEYS.c.user_id == _USERS.c.id, _LISTED))
+        .outerjoin(LINKS, LINKS.c.api_key_id == KEYS.c.id)
+        .outerjoin(MODELS, MODELS.c.id == LINKS.c.model_id)
+    ).where(SESSION_CURRENT),
 )
 # One key with its models, whatever its status.
 ONE = reader.statement("api_keys.one", _WITH_MODELS.where(KEYS.c.id == sa.bindparam("key_id")))
@@ -306,6 +316,18 @@ class ApiKeyRepository:
     async def list_for_user(self, user_id: uuid.UUID) -> list[ApiKeyRead]:
         """The user's keys (active and revoked), newest first; one statement for any number."""
         return _keys(await self._reader.all(LISTING, {"user_id": user_id}))
+
+    async def list_for_session(
+        self, user_id: uuid.UUID, *, generation: int
+    ) -> list[ApiKeyRead] | None:
+        """The user's keys as `list_for_user` gives them while this session generation is
+        current and the user active; None otherwise. One statement checks both."""
+        rows = await self._reader.all(
+            LISTING_OF_SESSION, {"user_id": user_id, "generation": generation}
+        )
+        if not rows:
+            return None
+        return [] if rows[0][_KEY_ID] is None else _keys(rows)
 
     async def get(self, key_id: uuid.UUID) -> ApiKeyRead | None:
         """The key, whatever its status, with its models."""

@@ -20,7 +20,13 @@ from app.db.reader import Reader, as_text
 from app.db.repositories import api_keys, audit, named, paging
 from app.db.repositories.catalogue import MODELS, ModelRead, model_columns, model_read
 from app.db.repositories.paging import Cursor, Page
-from app.db.repositories.users import USERS, UserRead, user_columns, user_read
+from app.db.repositories.users import (
+    SESSION_CURRENT,
+    USERS,
+    UserRead,
+    user_columns,
+    user_read,
+)
 
 # A subscription its owner may cancel: approved, or waiting for approval.
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
@@ -84,7 +90,6 @@ class AlreadySubscribed:
 
 
 SUBSCRIPTIONS = SQLModel.metadata.tables["subscriptions"]
-_USERS = SQLModel.metadata.tables["users"]
 _COLUMNS = sa.select(
     SUBSCRIPTIONS.c.id,
     SUBSCRIPTIONS.c.user_id,
@@ -106,24 +111,14 @@ OF_USER = reader.statement(
 # a public page that shows the caller's subscriptions checks the session in this statement.
 OF_SESSION = reader.statement(
     "subscriptions.of_session",
-    _COLUMNS.join_from(SUBSCRIPTIONS, _USERS, _USERS.c.id == SUBSCRIPTIONS.c.user_id).where(
-        SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id"),
-        _USERS.c.session_generation == sa.bindparam("generation"),
-        _USERS.c.is_active,
+    _COLUMNS.join_from(SUBSCRIPTIONS, USERS, USERS.c.id == SUBSCRIPTIONS.c.user_id).where(
+        SESSION_CURRENT
     ),
 )
 
 # The catalogue with the session user's subscription to each model (NULLs where there is none,
 # and everywhere once the session has ended): the model catalogue page in one statement.
-_SESSION_CURRENT = (
-    sa.select(_USERS.c.id)
-    .where(
-        _USERS.c.id == sa.bindparam("user_id"),
-        _USERS.c.session_generation == sa.bindparam("generation"),
-        _USERS.c.is_active,
-    )
-    .exists()
-)
+_SESSION_CURRENT = sa.select(USERS.c.id).where(SESSION_CURRENT).exists()
 CATALOGUE_OF_SESSION = reader.statement(
     "subscriptions.catalogue_of_session",
     sa.select(

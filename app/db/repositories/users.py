@@ -127,17 +127,16 @@ def user_columns(prefix: str = "") -> tuple[sa.ColumnElement[Any], ...]:
 
 
 _COLUMNS = user_columns()
-# The session's generation is compared here, in the one read a signed-in request makes, so
-# ending sessions costs the hot path nothing; it reads the whole account, so `me` reads
-# nothing more.
-SIGNED_IN = reader.statement(
-    "users.signed_in",
-    sa.select(*_COLUMNS).where(
-        USERS.c.id == sa.bindparam("user_id"),
-        USERS.c.session_generation == sa.bindparam("generation"),
-        USERS.c.is_active,
-    ),
+# The session is current: its user active, its generation not ended. Compared in the one read
+# a signed-in request makes (this statement or the page's own), so ending sessions costs the
+# hot path nothing.
+SESSION_CURRENT = sa.and_(
+    USERS.c.id == sa.bindparam("user_id"),
+    USERS.c.session_generation == sa.bindparam("generation"),
+    USERS.c.is_active,
 )
+# The signed-in user; it reads the whole account, so `me` reads nothing more.
+SIGNED_IN = reader.statement("users.signed_in", sa.select(*_COLUMNS).where(SESSION_CURRENT))
 
 
 @dataclass(frozen=True, slots=True)
