@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.session import SESSION_COOKIE
 from app.db.models import User
 from app.resources import Resources
-from app.services import api_keys, users
+from app.services import api_keys, subscriptions, users
 from tests import documents
 from tests.portal import Portal
 from tests.workflow.test_queries import counted_statements
@@ -137,11 +137,11 @@ async def test_the_session_check_is_part_of_the_one_read_of_the_signed_in_user(
     await portal.login("max")
 
     with counted_statements(resources) as statements:
-        body = await portal.gql(documents.SUBSCRIPTIONS)
+        body = await portal.gql(documents.ME)
 
     assert "errors" not in body, body
-    # One statement for the signed-in user (active, session still current), one for the page.
-    assert len(statements) == 2, statements
+    # One statement reads the signed-in user and checks the session (active, still current).
+    assert len(statements) == 1, statements
     [user_read] = [s for s in statements if "session_generation" in s]
     assert "is_active" in user_read
     assert "roles" in user_read
@@ -248,6 +248,68 @@ async def test_the_key_listing_refuses_an_ended_session_and_a_deactivated_user_b
         user = await session.get(User, user_id)
         assert user is not None
         assert user.session_generation == 1
+        user.is_active = False
+        session.add(user)
+        await session.commit()
+    assert await listed(1) is None
+
+
+async def test_the_subscriptions_page_checks_the_session_in_its_one_statement(
+    portal: Portal, resources: Resources
+) -> None:
+    await portal.login("rhea")
+    await portal.subscribe("m1")
+    copied = portal.client.cookies[SESSION_COOKIE]
+    with counted_statements(resources) as statements:
+        listed = (await portal.data(documents.SUBSCRIPTIONS))["subscriptions"]
+
+    await portal.client.post("/auth/logout")
+    portal.client.cookies.clear()
+    anonymous = await portal.gql(documents.SUBSCRIPTIONS)
+    portal.client.cookies.set(SESSION_COOKIE, copied)
+    with counted_statements(resources) as refusing:
+        replayed = await portal.gql(documents.SUBSCRIPTIONS)
+
+    assert [(s["status"], s["model"]["id"]) for s in listed] == [("ACTIVE", "m1")]
+    # The subscriptions, their models and the session check (user active, generation current).
+    assert len(statements) == 1, statements
+    assert "session_generation" in statements[0]
+    assert "is_active" in statements[0]
+    # An ended session is refused by that statement, with an anonymous visitor's answer.
+    assert len(refusing) == 1, refusing
+    assert replayed == anonymous
+    assert replayed["data"] is None
+    assert [(e["message"], e["path"], e["extensions"]) for e in replayed["errors"]] == [
+        ("Sign in to do this.", ["subscriptions"], {"code": "UNAUTHENTICATED"})
+    ]
+
+
+async def test_the_subscription_listing_refuses_an_ended_session_and_a_deactivated_user_by_itself(
+    portal: Portal, resources: Resources, db_engine: AsyncEngine
+) -> None:
+    user_id = uuid.UUID(await portal.login("saul"))
+
+    async def listed(generation: int, user: uuid.UUID = user_id) -> list[str] | None:
+        found = await subscriptions.list_for_session(
+            subscriptions=resources.subscriptions, user_id=user, generation=generation
+        )
+        return None if found is None else [model.id for _, model in found]
+
+    assert await listed(0) == []  # current, no subscription yet
+    await portal.subscribe("m1")
+    await portal.subscribe("m2")
+    assert sorted(await listed(0) or []) == ["m1", "m2"]
+    assert await listed(1) is None  # not a generation the user has reached
+    assert await listed(0, uuid.uuid4()) is None  # nobody
+
+    await portal.client.post("/auth/logout")
+    assert await listed(0) is None  # ended by the logout
+    assert sorted(await listed(1) or []) == ["m1", "m2"]
+
+    # Deactivated with the generation left as it is: the listing's own check refuses.
+    async with AsyncSession(db_engine) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
         user.is_active = False
         session.add(user)
         await session.commit()

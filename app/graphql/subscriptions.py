@@ -25,8 +25,16 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.permissions import CanReadUser, IsAdmin, IsAdminReader, IsAuthenticated
+from app.graphql.permissions import (
+    CanReadUser,
+    IsAdmin,
+    IsAdminReader,
+    IsAuthenticated,
+    refuse,
+    require,
+)
 from app.graphql.types import SubscriptionType, models_by_id
+from app.log_context import set_user
 from app.services import api_keys, subscriptions
 from app.services.subscriptions import Deciding, Decision, RequestFilter, SubscriptionStatus
 
@@ -203,18 +211,32 @@ class SubscriptionQuery:
         )
 
     @strawberry.field(
-        description="The caller's subscriptions, newest first; admins may name another user.",
-        permission_classes=[IsAuthenticated, CanReadUser],
+        description="The caller's subscriptions, newest first; admins may name another user."
     )
     async def subscriptions(
         self, info: Info, user_id: strawberry.ID | None = None
     ) -> list[SubscriptionType]:
-        owner = await info.context.owner(user_id)
-        if owner is None:
-            return []
-        listed = await subscriptions.list_for_user(
-            subscriptions=info.context.resources.subscriptions, user_id=owner
-        )
+        session = info.context.session
+        if session is not None and user_id in (None, str(session.user_id)):
+            # The caller's own: the listing checks the session (what IsAuthenticated reads the
+            # user for) in its own statement, so the page costs one.
+            mine = await subscriptions.list_for_session(
+                subscriptions=info.context.resources.subscriptions,
+                user_id=session.user_id,
+                generation=session.generation,
+            )
+            if mine is None:
+                refuse(IsAuthenticated())
+            set_user(session.user_id)
+            listed = mine
+        else:
+            await require(info, IsAuthenticated(), CanReadUser(), user_id=user_id)
+            owner = await info.context.owner(user_id)
+            if owner is None:
+                return []
+            listed = await subscriptions.list_for_user(
+                subscriptions=info.context.resources.subscriptions, user_id=owner
+            )
         # Read with their models in one statement.
         models = await models_by_id(info, [m for _, m in listed])
         return [SubscriptionType.from_read(s, models[m.id]) for s, m in listed]

@@ -57,6 +57,15 @@ async def list_for_user(
     return await subscriptions.list_for_user(user_id)
 
 
+async def list_for_session(
+    *, subscriptions: SubscriptionRepository, user_id: uuid.UUID, generation: int
+) -> list[tuple[SubscriptionRead, ModelRead]] | None:
+    """The subscriptions as `list_for_user` gives them while the session is current (its user
+    active, its generation not ended); None once it is not. One statement checks the session and
+    reads the subscriptions with their models."""
+    return await subscriptions.list_with_models_for_session(user_id, generation=generation)
+
+
 async def by_model_for_session(
     *,
     subscriptions: SubscriptionRepository,

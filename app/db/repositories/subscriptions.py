@@ -107,8 +107,21 @@ OF_USER = reader.statement(
     .join_from(SUBSCRIPTIONS, MODELS, MODELS.c.id == SUBSCRIPTIONS.c.model_id)
     .where(SUBSCRIPTIONS.c.user_id == sa.bindparam("user_id")),
 )
-# The same, only while the session is current (its user active, its generation not ended):
-# a public page that shows the caller's subscriptions checks the session in this statement.
+# The same while the session is current (its user active, its generation not ended): the
+# subscriptions page checks the session in its one statement. The user's row leads, so a
+# current session without subscriptions gives one row with no subscription, an ended one none.
+OF_USER_IN_SESSION = reader.statement(
+    "subscriptions.of_user_in_session",
+    _COLUMNS.add_columns(*model_columns("model__"))
+    .select_from(
+        USERS.outerjoin(SUBSCRIPTIONS, SUBSCRIPTIONS.c.user_id == USERS.c.id).outerjoin(
+            MODELS, MODELS.c.id == SUBSCRIPTIONS.c.model_id
+        )
+    )
+    .where(SESSION_CURRENT),
+)
+# The caller's subscriptions without their models, only while the session is current: a public
+# page that shows the caller's subscriptions checks the session in this statement.
 OF_SESSION = reader.statement(
     "subscriptions.of_session",
     _COLUMNS.join_from(SUBSCRIPTIONS, USERS, USERS.c.id == SUBSCRIPTIONS.c.user_id).where(
@@ -218,6 +231,23 @@ class SubscriptionRepository:
         """The user's subscriptions, newest first, each with its model."""
         rows = await self._reader.all(OF_USER, {"user_id": user_id})
         return [(_read(row), model_read(row, "model__")) for row in named(OF_USER, rows)]
+
+    async def list_with_models_for_session(
+        self, user_id: uuid.UUID, *, generation: int
+    ) -> list[tuple[SubscriptionRead, ModelRead]] | None:
+        """The subscriptions as `list_for_user` gives them while this session generation is
+        current and the user active; None otherwise. One statement checks both."""
+        rows = named(
+            OF_USER_IN_SESSION,
+            await self._reader.all(
+                OF_USER_IN_SESSION, {"user_id": user_id, "generation": generation}
+            ),
+        )
+        if not rows:
+            return None
+        if rows[0]["id"] is None:
+            return []
+        return [(_read(row), model_read(row, "model__")) for row in rows]
 
     async def list_for_session(
         self, user_id: uuid.UUID, *, generation: int
