@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -190,25 +193,46 @@ async def test_the_catalogue_shows_an_ended_sessions_subscriptions_to_nobody(
     assert [m["subscription"] for m in replayed] == [None, None]
 
 
-async def test_the_keys_page_checks_the_session_in_its_one_statement(
-    portal: Portal, resources: Resources
+def _key_shown(key: dict[str, Any]) -> object:
+    return key["name"], [m["id"] for m in key["modelAccess"]]
+
+
+def _subscription_shown(subscription: dict[str, Any]) -> object:
+    return subscription["status"], subscription["model"]["id"]
+
+
+# The pages that read the caller's own data with the session check in their one statement: the
+# root field, its document, and what the test shows of each entry.
+OWN_PAGES: dict[str, tuple[str, Callable[[dict[str, Any]], object]]] = {
+    "apiKeys": (documents.API_KEYS, _key_shown),
+    "subscriptions": (documents.SUBSCRIPTIONS, _subscription_shown),
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("apiKeys", [("laptop", ["m1"])]), ("subscriptions", [("ACTIVE", "m1")])],
+)
+async def test_a_page_of_ones_own_checks_the_session_in_its_one_statement(
+    portal: Portal, resources: Resources, field: str, expected: list[object]
 ) -> None:
+    document, shown = OWN_PAGES[field]
     await portal.login("pia")
     await portal.subscribe("m1")
     await portal.create_key(["m1"], name="laptop")
     copied = portal.client.cookies[SESSION_COOKIE]
     with counted_statements(resources) as statements:
-        keys = await portal.keys()
+        listed = (await portal.data(document))[field]
 
     await portal.client.post("/auth/logout")
     portal.client.cookies.clear()
-    anonymous = await portal.gql(documents.API_KEYS)
+    anonymous = await portal.gql(document)
     portal.client.cookies.set(SESSION_COOKIE, copied)
     with counted_statements(resources) as refusing:
-        replayed = await portal.gql(documents.API_KEYS)
+        replayed = await portal.gql(document)
 
-    assert [(k["name"], [m["id"] for m in k["modelAccess"]]) for k in keys] == [("laptop", ["m1"])]
-    # The keys, their models and the session check (user active, generation current).
+    assert [shown(entry) for entry in listed] == expected
+    # The entries, their models and the session check (user active, generation current).
     assert len(statements) == 1, statements
     assert "session_generation" in statements[0]
     assert "is_active" in statements[0]
@@ -217,99 +241,60 @@ async def test_the_keys_page_checks_the_session_in_its_one_statement(
     assert replayed == anonymous
     assert replayed["data"] is None
     assert [(e["message"], e["path"], e["extensions"]) for e in replayed["errors"]] == [
-        ("Sign in to do this.", ["apiKeys"], {"code": "UNAUTHENTICATED"})
+        ("Sign in to do this.", [field], {"code": "UNAUTHENTICATED"})
     ]
 
 
-async def test_the_key_listing_refuses_an_ended_session_and_a_deactivated_user_by_itself(
-    portal: Portal, resources: Resources, db_engine: AsyncEngine
+async def _keys_of_session(
+    resources: Resources, user_id: uuid.UUID, generation: int
+) -> list[str] | None:
+    keys = await api_keys.list_for_session(
+        keys=resources.api_keys, user_id=user_id, generation=generation
+    )
+    return None if keys is None else [k.name for k in keys]
+
+
+async def _subscriptions_of_session(
+    resources: Resources, user_id: uuid.UUID, generation: int
+) -> list[str] | None:
+    found = await subscriptions.list_for_session(
+        subscriptions=resources.subscriptions, user_id=user_id, generation=generation
+    )
+    return None if found is None else [model.id for _, model in found]
+
+
+@pytest.mark.parametrize(
+    ("listing", "expected"),
+    [(_keys_of_session, ["laptop"]), (_subscriptions_of_session, ["m1"])],
+)
+async def test_a_listing_of_ones_own_refuses_an_ended_session_and_a_deactivated_user_by_itself(
+    portal: Portal,
+    resources: Resources,
+    db_engine: AsyncEngine,
+    listing: Callable[[Resources, uuid.UUID, int], Awaitable[list[str] | None]],
+    expected: list[str],
 ) -> None:
     user_id = uuid.UUID(await portal.login("quin"))
 
     async def listed(generation: int, user: uuid.UUID = user_id) -> list[str] | None:
-        keys = await api_keys.list_for_session(
-            keys=resources.api_keys, user_id=user, generation=generation
-        )
-        return None if keys is None else [k.name for k in keys]
+        return await listing(resources, user, generation)
 
-    assert await listed(0) == []  # current, no key yet
+    assert await listed(0) == []  # current, nothing yet
     await portal.subscribe("m1")
     await portal.create_key(["m1"], name="laptop")
-    assert await listed(0) == ["laptop"]
+    assert await listed(0) == expected
     assert await listed(1) is None  # not a generation the user has reached
     assert await listed(0, uuid.uuid4()) is None  # nobody
 
     await portal.client.post("/auth/logout")
     assert await listed(0) is None  # ended by the logout
-    assert await listed(1) == ["laptop"]
+    assert await listed(1) == expected
 
     # Deactivated with the generation left as it is: the listing's own check refuses.
     async with AsyncSession(db_engine) as session:
         user = await session.get(User, user_id)
         assert user is not None
         assert user.session_generation == 1
-        user.is_active = False
-        session.add(user)
-        await session.commit()
-    assert await listed(1) is None
-
-
-async def test_the_subscriptions_page_checks_the_session_in_its_one_statement(
-    portal: Portal, resources: Resources
-) -> None:
-    await portal.login("rhea")
-    await portal.subscribe("m1")
-    copied = portal.client.cookies[SESSION_COOKIE]
-    with counted_statements(resources) as statements:
-        listed = (await portal.data(documents.SUBSCRIPTIONS))["subscriptions"]
-
-    await portal.client.post("/auth/logout")
-    portal.client.cookies.clear()
-    anonymous = await portal.gql(documents.SUBSCRIPTIONS)
-    portal.client.cookies.set(SESSION_COOKIE, copied)
-    with counted_statements(resources) as refusing:
-        replayed = await portal.gql(documents.SUBSCRIPTIONS)
-
-    assert [(s["status"], s["model"]["id"]) for s in listed] == [("ACTIVE", "m1")]
-    # The subscriptions, their models and the session check (user active, generation current).
-    assert len(statements) == 1, statements
-    assert "session_generation" in statements[0]
-    assert "is_active" in statements[0]
-    # An ended session is refused by that statement, with an anonymous visitor's answer.
-    assert len(refusing) == 1, refusing
-    assert replayed == anonymous
-    assert replayed["data"] is None
-    assert [(e["message"], e["path"], e["extensions"]) for e in replayed["errors"]] == [
-        ("Sign in to do this.", ["subscriptions"], {"code": "UNAUTHENTICATED"})
-    ]
-
-
-async def test_the_subscription_listing_refuses_an_ended_session_and_a_deactivated_user_by_itself(
-    portal: Portal, resources: Resources, db_engine: AsyncEngine
-) -> None:
-    user_id = uuid.UUID(await portal.login("saul"))
-
-    async def listed(generation: int, user: uuid.UUID = user_id) -> list[str] | None:
-        found = await subscriptions.list_for_session(
-            subscriptions=resources.subscriptions, user_id=user, generation=generation
-        )
-        return None if found is None else [model.id for _, model in found]
-
-    assert await listed(0) == []  # current, no subscription yet
-    await portal.subscribe("m1")
-    await portal.subscribe("m2")
-    assert sorted(await listed(0) or []) == ["m1", "m2"]
-    assert await listed(1) is None  # not a generation the user has reached
-    assert await listed(0, uuid.uuid4()) is None  # nobody
-
-    await portal.client.post("/auth/logout")
-    assert await listed(0) is None  # ended by the logout
-    assert sorted(await listed(1) or []) == ["m1", "m2"]
-
-    # Deactivated with the generation left as it is: the listing's own check refuses.
-    async with AsyncSession(db_engine) as session:
-        user = await session.get(User, user_id)
-        assert user is not None
         user.is_active = False
         session.add(user)
         await session.commit()

@@ -24,9 +24,8 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.permissions import ADMIN_ROLE, CanReadUser, IsAuthenticated, refuse, require
+from app.graphql.permissions import ADMIN_ROLE, IsAuthenticated, own_or_readable
 from app.graphql.types import ModelType, models_by_id
-from app.log_context import set_user
 from app.metrics import KeyOperation
 from app.services import access, api_keys, catalog
 
@@ -174,24 +173,15 @@ class ApiKeyQuery:
         description="The caller's API keys, newest first; admins may name another user."
     )
     async def api_keys(self, info: Info, user_id: strawberry.ID | None = None) -> list[ApiKeyType]:
-        session = info.context.session
-        if session is not None and user_id in (None, str(session.user_id)):
-            # The caller's own keys: the listing checks the session (what IsAuthenticated
-            # reads the user for) in its own statement, so the page costs one.
-            mine = await api_keys.list_for_session(
-                keys=info.context.resources.api_keys,
-                user_id=session.user_id,
-                generation=session.generation,
-            )
-            if mine is None:
-                refuse(IsAuthenticated())
-            set_user(session.user_id)
-            return await api_key_types(info, mine)
-        await require(info, IsAuthenticated(), CanReadUser(), user_id=user_id)
-        owner = await info.context.owner(user_id)
-        if owner is None:
-            return []
-        listed = await api_keys.list_for_user(keys=info.context.resources.api_keys, user_id=owner)
+        keys = info.context.resources.api_keys
+        listed = await own_or_readable(
+            info,
+            user_id,
+            own=lambda user, generation: api_keys.list_for_session(
+                keys=keys, user_id=user, generation=generation
+            ),
+            of_user=lambda owner: api_keys.list_for_user(keys=keys, user_id=owner),
+        )
         return await api_key_types(info, listed)
 
     @strawberry.field(

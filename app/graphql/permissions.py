@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 from strawberry.permission import BasePermission
 from strawberry.utils.await_maybe import await_maybe
 
 from app.graphql.context import Info
+from app.log_context import set_user
+
+T = TypeVar("T")
 
 ADMIN_ROLE = "admin"
 # Roles that may read other users' subscriptions and keys.
@@ -60,15 +65,41 @@ class CanReadUser(BasePermission):
         return bool(READ_OTHERS_ROLES.intersection(user.roles))
 
 
-def refuse(permission: BasePermission) -> NoReturn:
+def _refuse(permission: BasePermission) -> NoReturn:
     """Raise the error `permission` answers with when it refuses, for a field that checks the
     caller itself (the same code and message as through `permission_classes`)."""
     permission.on_unauthorized()
     raise AssertionError(f"{type(permission).__name__}.on_unauthorized returned")
 
 
-async def require(info: Info, *permissions: BasePermission, **kwargs: Any) -> None:
+async def _require(info: Info, *permissions: BasePermission, **kwargs: Any) -> None:
     """Check these permissions in order as `permission_classes` would, with the same errors."""
     for permission in permissions:
         if not await await_maybe(permission.has_permission(None, info, **kwargs)):
-            refuse(permission)
+            _refuse(permission)
+
+
+async def own_or_readable(
+    info: Info,
+    user_id: str | None,
+    *,
+    own: Callable[[uuid.UUID, int], Awaitable[list[T] | None]],
+    of_user: Callable[[uuid.UUID], Awaitable[list[T]]],
+) -> list[T]:
+    """The caller's own listing, or the one of the user `user_id` names, for those who may read it.
+
+    The caller's own is read by `own(user id, session generation)`, which checks the session
+    (user active, generation current) in its own statement and answers None once it has ended:
+    IsAuthenticated's refusal, and no other read. Anyone else's needs IsAuthenticated and
+    CanReadUser, then `of_user`; an id that names nobody lists nothing.
+    """
+    session = info.context.session
+    if session is not None and user_id in (None, str(session.user_id)):
+        mine = await own(session.user_id, session.generation)
+        if mine is None:
+            _refuse(IsAuthenticated())
+        set_user(session.user_id)
+        return mine
+    await _require(info, IsAuthenticated(), CanReadUser(), user_id=user_id)
+    owner = await info.context.owner(user_id)
+    return [] if owner is None else await of_user(owner)

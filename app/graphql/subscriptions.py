@@ -25,16 +25,8 @@ from app.graphql.errors import (
     user_error,
 )
 from app.graphql.ids import parse_uuid
-from app.graphql.permissions import (
-    CanReadUser,
-    IsAdmin,
-    IsAdminReader,
-    IsAuthenticated,
-    refuse,
-    require,
-)
+from app.graphql.permissions import IsAdmin, IsAdminReader, IsAuthenticated, own_or_readable
 from app.graphql.types import SubscriptionType, models_by_id
-from app.log_context import set_user
 from app.services import api_keys, subscriptions
 from app.services.subscriptions import Deciding, Decision, RequestFilter, SubscriptionStatus
 
@@ -216,27 +208,17 @@ class SubscriptionQuery:
     async def subscriptions(
         self, info: Info, user_id: strawberry.ID | None = None
     ) -> list[SubscriptionType]:
-        session = info.context.session
-        if session is not None and user_id in (None, str(session.user_id)):
-            # The caller's own: the listing checks the session (what IsAuthenticated reads the
-            # user for) in its own statement, so the page costs one.
-            mine = await subscriptions.list_for_session(
-                subscriptions=info.context.resources.subscriptions,
-                user_id=session.user_id,
-                generation=session.generation,
-            )
-            if mine is None:
-                refuse(IsAuthenticated())
-            set_user(session.user_id)
-            listed = mine
-        else:
-            await require(info, IsAuthenticated(), CanReadUser(), user_id=user_id)
-            owner = await info.context.owner(user_id)
-            if owner is None:
-                return []
-            listed = await subscriptions.list_for_user(
-                subscriptions=info.context.resources.subscriptions, user_id=owner
-            )
+        repository = info.context.resources.subscriptions
+        listed = await own_or_readable(
+            info,
+            user_id,
+            own=lambda user, generation: subscriptions.list_for_session(
+                subscriptions=repository, user_id=user, generation=generation
+            ),
+            of_user=lambda owner: subscriptions.list_for_user(
+                subscriptions=repository, user_id=owner
+            ),
+        )
         # Read with their models in one statement.
         models = await models_by_id(info, [m for _, m in listed])
         return [SubscriptionType.from_read(s, models[m.id]) for s, m in listed]
