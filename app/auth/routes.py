@@ -127,9 +127,8 @@ async def _finish_login(request: Request, provider: IdentityProvider) -> tuple[R
             identity=identity,
         )
     except Exception as error:
-        if not database_unavailable(error):
+        if not _database_down("sign-in", error):
             raise
-        _log_database_unavailable("sign-in", error)
         return _back_to_frontend(settings, DATABASE_UNAVAILABLE), ERROR
     if isinstance(user, SignInRefused):
         return _back_to_frontend(settings, user.code.value), outcome(user)
@@ -150,11 +149,10 @@ async def logout(request: Request) -> Response:
                 generation=session.generation,
             )
         except Exception as error:
-            if not database_unavailable(error):
+            if not _database_down("sign-out", error):
                 raise
             # Copies of the cookie elsewhere could not be ended: the session stays as it is,
             # and the person is told to try again, rather than signed out here alone.
-            _log_database_unavailable("sign-out", error)
             return _back_to_frontend(_resources(request).settings, DATABASE_UNAVAILABLE)
     sign_out(request)
     target = _resources(request).settings.post_logout_url
@@ -195,8 +193,13 @@ def _provider_unavailable(exc: Exception, settings: Settings) -> Response:
     return _back_to_frontend(settings, IDENTITY_PROVIDER_UNAVAILABLE)
 
 
-def _log_database_unavailable(action: str, error: Exception) -> None:
+def _database_down(action: str, error: Exception) -> bool:
+    """Whether `error` is the database being unavailable (logged, without its details: it is
+    answered with a code); any other error is the caller's to raise."""
+    if not database_unavailable(error):
+        return False
     log.warning("%s: the database is unavailable (%s)", action, type(error).__name__)
+    return True
 
 
 def _back_to_frontend(settings: Settings, code: str) -> Response:
@@ -246,9 +249,8 @@ async def dev_login(request: Request) -> Response:
             )
         except Exception as error:
             resources.metrics.sign_ins.labels(outcome=ERROR).inc()
-            if not database_unavailable(error):
+            if not _database_down("sign-in", error):
                 raise
-            _log_database_unavailable("sign-in", error)
             response = _error(503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
             response.headers["Retry-After"] = "1"
             return response
