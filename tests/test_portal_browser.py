@@ -406,6 +406,9 @@ async def test_subscribe_create_a_key_copy_it_use_it_and_revoke_it(person: Perso
         )
         await expect(row).to_contain_text("Active")
         await expect(row).to_contain_text("Never")
+        # A closed dialog is hidden at once and taken out of the page when its `close` event
+        # runs: the secret's field must leave the document, not only the screen.
+        await expect(page.get_by_label("Secret key")).to_have_count(0)
         assert secret not in await page.content()
         await person.accessible("API keys")
     async with person.step("revoke the key"):
@@ -575,6 +578,7 @@ async def test_edit_a_keys_models_and_rotate_its_secret(person: Person) -> None:
         await expect(dialog).to_be_hidden()
         await expect(row).to_contain_text("Active")
         await expect(chips(row, "desk-2")).to_have_text(["ollama/llama2"])
+        await expect(page.get_by_label("Secret key")).to_have_count(0)
         assert new_secret not in await page.content()
     async with person.step("rotate again with a grace period: both secrets work meanwhile"):
         await row.get_by_role("button", name="Rotate desk-2").click()
