@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
@@ -58,12 +58,15 @@ class ApiKeyType:
     )
 
     @classmethod
-    def from_read(cls, key: api_keys.ApiKeyRead, models: list[ModelType]) -> ApiKeyType:
+    def from_read(
+        cls, key: api_keys.ApiKeyRead, models: list[ModelType], now: datetime
+    ) -> ApiKeyType:
+        """The key as it stands at `now` (an active key past its expiry is EXPIRED)."""
         return cls(
             id=strawberry.ID(str(key.id)),
             name=key.name,
             prefix=key.prefix,
-            status=api_value(ApiKeyStatusEnum, api_keys.derived_status(key)),
+            status=_API_STATUS[api_keys.derived_status(key, now)],
             expires_at=key.expires_at,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
@@ -74,6 +77,9 @@ class ApiKeyType:
             spend_synced_at=key.spend_synced_at,
             model_access=models,
         )
+
+
+_API_STATUS = {status: api_value(ApiKeyStatusEnum, status) for status in api_keys.KeyStatus}
 
 
 @strawberry.input
@@ -372,4 +378,5 @@ class ApiKeyMutation:
 async def api_key_types(info: Info, keys: list[api_keys.ApiKeyRead]) -> list[ApiKeyType]:
     """The keys with the models each may call now, each model converted once."""
     models = await models_by_id(info, [m for key in keys for m in key.reachable])
-    return [ApiKeyType.from_read(key, [models[m.id] for m in key.reachable]) for key in keys]
+    now = datetime.now(UTC)
+    return [ApiKeyType.from_read(key, [models[m.id] for m in key.reachable], now) for key in keys]

@@ -472,15 +472,15 @@ def key_metadata(key_id: uuid.UUID, name: str) -> dict[str, str]:
     return {KEY_ID_METADATA: str(key_id), "name": name}
 
 
-def derived_status(key: ApiKeyRead) -> KeyStatus:
-    """ACTIVE, EXPIRED (an active key past its expiry), REVOKED; PENDING while created."""
-    if (
-        key.status is ApiKeyStatus.ACTIVE
-        and key.expires_at is not None
-        and key.expires_at <= utcnow()
-    ):
+_SEEN_AS = {status: KeyStatus(status.value) for status in ApiKeyStatus}
+
+
+def derived_status(key: ApiKeyRead, now: datetime) -> KeyStatus:
+    """ACTIVE, EXPIRED (an active key past its expiry at `now`), REVOKED; PENDING while
+    created."""
+    if key.status is ApiKeyStatus.ACTIVE and key.expires_at is not None and key.expires_at <= now:
         return KeyStatus.EXPIRED
-    return KeyStatus(key.status.value)
+    return _SEEN_AS[key.status]
 
 
 async def _undo_change(
