@@ -120,12 +120,7 @@ async def _finish_login(request: Request, provider: IdentityProvider) -> tuple[R
         log.info("login refused: %s (%r)", identity.reason.value, identity.detail)
         return _back_to_frontend(settings, identity.reason.value), identity.reason.value.lower()
     try:
-        user = await users.sign_in(
-            users=resources.users,
-            sync=resources.user_sync,
-            settings=resources.settings,
-            identity=identity,
-        )
+        user = await _record_sign_in(resources, identity)
     except Exception as error:
         if not _database_down("sign-in", error):
             raise
@@ -193,6 +188,18 @@ def _provider_unavailable(exc: Exception, settings: Settings) -> Response:
     return _back_to_frontend(settings, IDENTITY_PROVIDER_UNAVAILABLE)
 
 
+async def _record_sign_in(
+    resources: Resources, identity: users.LoginIdentity
+) -> users.UserRead | SignInRefused:
+    """The sign-in of every route (SSO callback, development sign-in), with what it uses."""
+    return await users.sign_in(
+        users=resources.users,
+        sync=resources.user_sync,
+        settings=resources.settings,
+        identity=identity,
+    )
+
+
 def _database_down(action: str, error: Exception) -> bool:
     """Whether `error` is the database being unavailable (logged, without its details: it is
     answered with a code); any other error is the caller's to raise."""
@@ -241,12 +248,7 @@ async def dev_login(request: Request) -> Response:
     )
     with resources.metrics.sign_in_duration.time():
         try:
-            user = await users.sign_in(
-                users=resources.users,
-                sync=resources.user_sync,
-                settings=resources.settings,
-                identity=identity,
-            )
+            user = await _record_sign_in(resources, identity)
         except Exception as error:
             resources.metrics.sign_ins.labels(outcome=ERROR).inc()
             if not _database_down("sign-in", error):
