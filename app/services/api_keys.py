@@ -435,8 +435,7 @@ async def _drop_new_key(
     except LiteLLMError as exc:
         log.warning("the new LiteLLM key of %s is left to the reconciler: %s", key_id, exc)
         return
-    with contextlib.suppress(Exception):
-        await keys.end_change(key_id)
+    await _end_change(keys=keys, key_id=key_id)
 
 
 async def push_state(
@@ -497,8 +496,17 @@ async def _undo_change(
         except LiteLLMError as exc:
             log.warning("key %s left changing for the reconciler: %s", key.id, exc)
             return
-    with contextlib.suppress(Exception):
-        await keys.end_change(key.id)
+    await _end_change(keys=keys, key_id=key.id)
+
+
+async def _end_change(*, keys: ApiKeyRepository, key_id: uuid.UUID) -> None:
+    """End a change that failed and was undone. This runs while another error is being
+    answered, often the database's own: if it cannot be stored, that is logged and the row
+    stays changing, which the reconciler finishes."""
+    try:
+        await keys.end_change(key_id)
+    except Exception:
+        log.exception("key %s left changing for the reconciler: ending its change failed", key_id)
 
 
 async def _retire(

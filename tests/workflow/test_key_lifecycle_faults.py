@@ -247,7 +247,11 @@ async def _allow_key_writes(db_engine: AsyncEngine) -> None:
 
 @pytest.mark.usefixtures("failing_key_writes")
 async def test_database_failing_to_store_an_update_restores_litellm_then_the_reconciler_ends_it(
-    portal: Portal, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+    portal: Portal,
+    emulator: LiteLLMEmulator,
+    resources: Resources,
+    db_engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     key_id, _ = await _key(portal)
 
@@ -255,6 +259,10 @@ async def test_database_failing_to_store_an_update_restores_litellm_then_the_rec
 
     assert body["data"] is None
     assert body["errors"]
+    # Ending the change could not be stored either: said, not swallowed.
+    assert f"key {key_id} left changing for the reconciler: ending its change failed" in (
+        caplog.text
+    )
     row, local = await _local(db_engine, key_id)
     assert local == Side(("m1",), 5, "laptop")
     assert _remote(emulator, row.secret_sha256) == local  # undone in LiteLLM at once
@@ -342,7 +350,11 @@ async def test_rotate_timing_out_while_litellm_goes_away_is_repaired_by_the_reco
 
 @pytest.mark.usefixtures("failing_key_writes")
 async def test_database_failing_to_store_a_rotation_deletes_the_new_key(
-    portal: Portal, emulator: LiteLLMEmulator, resources: Resources, db_engine: AsyncEngine
+    portal: Portal,
+    emulator: LiteLLMEmulator,
+    resources: Resources,
+    db_engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     key_id, secret = await _key(portal)
 
@@ -350,6 +362,9 @@ async def test_database_failing_to_store_a_rotation_deletes_the_new_key(
 
     assert body["data"] is None
     assert body["errors"]
+    assert f"key {key_id} left changing for the reconciler: ending its change failed" in (
+        caplog.text
+    )
     assert len(emulator.keys) == 1
     await _allow_key_writes(db_engine)
     await _age_changes(db_engine, resources)
